@@ -1,0 +1,340 @@
+//! Webhook conditions: `{"field": "order.status", "op": "in", "value": [...]}`.
+//!
+//! A condition holds when *any* value its path reaches satisfies the operator
+//! (`order.items[*].category eq books` = "some item is a book"); the negative
+//! operators (`ne`, `not_in`, `not_contains`, `not_exists`) are the negation of
+//! their positive twin, so `ne books` = "no item is a book". Numbers and decimal
+//! strings compare as decimals, never as floats.
+
+use std::borrow::Cow;
+use std::cmp::Ordering;
+use std::str::FromStr;
+
+use regex::Regex;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::FieldError;
+use crate::context::{EventContext, FieldPath};
+
+/// A condition operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[allow(missing_docs)]
+pub enum Op {
+    Eq,
+    Ne,
+    Gt,
+    Gte,
+    Lt,
+    Lte,
+    In,
+    NotIn,
+    Contains,
+    NotContains,
+    Exists,
+    NotExists,
+    StartsWith,
+    EndsWith,
+    Matches,
+}
+
+/// A condition as the merchant wrote it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Condition {
+    /// Path in the event context.
+    pub field: String,
+    /// Operator.
+    pub op: Op,
+    /// Operand; absent for `exists` / `not_exists`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<Value>,
+}
+
+/// A checked condition, ready to evaluate.
+#[derive(Debug, Clone)]
+pub struct CompiledCondition {
+    path: FieldPath,
+    op: Op,
+    value: Value,
+    regex: Option<Regex>,
+}
+
+/// Longest accepted regex source.
+pub const MAX_REGEX_LEN: usize = 1024;
+
+impl Condition {
+    /// Validates the condition and prepares it for evaluation.
+    pub fn compile(&self) -> Result<CompiledCondition, FieldError> {
+        let path = FieldPath::parse(&self.field).map_err(|e| e.within("field"))?;
+        let value = self.value.clone().unwrap_or(Value::Null);
+        let need = |what: &str| {
+            FieldError::new(
+                "value",
+                "invalid_condition_value",
+                format!("`{}` needs {what}", op_name(self.op)),
+            )
+        };
+        let mut regex = None;
+        match self.op {
+            Op::Exists | Op::NotExists => {
+                if !value.is_null() {
+                    return Err(need("no value"));
+                }
+            }
+            Op::In | Op::NotIn => match &value {
+                Value::Array(items) if items.iter().all(is_scalar) => {}
+                _ => return Err(need("a list of strings or numbers, e.g. [\"new\", \"paid\"]")),
+            },
+            Op::Gt | Op::Gte | Op::Lt | Op::Lte => {
+                if !(value.is_number() || value.is_string()) {
+                    return Err(need("a number, decimal string or date"));
+                }
+            }
+            Op::Matches => {
+                let Value::String(src) = &value else {
+                    return Err(need("a regular expression string"));
+                };
+                if src.len() > MAX_REGEX_LEN {
+                    return Err(need("a regular expression of at most 1024 characters"));
+                }
+                regex = Some(
+                    regex::RegexBuilder::new(src)
+                        .size_limit(1 << 20)
+                        .build()
+                        .map_err(|e| need(&format!("a valid regular expression ({e})")))?,
+                );
+            }
+            Op::Eq | Op::Ne | Op::Contains | Op::NotContains | Op::StartsWith | Op::EndsWith => {
+                if !is_scalar(&value) || value.is_null() {
+                    return Err(need("a string, number or true/false"));
+                }
+            }
+        }
+        Ok(CompiledCondition {
+            path,
+            op: self.op,
+            value,
+            regex,
+        })
+    }
+}
+
+fn op_name(op: Op) -> String {
+    serde_json::to_value(op)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+fn is_scalar(v: &Value) -> bool {
+    !matches!(v, Value::Array(_) | Value::Object(_))
+}
+
+impl CompiledCondition {
+    /// Whether the condition holds in `ctx`.
+    pub fn holds(&self, ctx: &EventContext<'_>) -> bool {
+        let found = ctx.resolve(&self.path);
+        let any = |f: &dyn Fn(&Value) -> bool| found.iter().any(|v| f(v));
+        match self.op {
+            Op::Exists => !found.is_empty(),
+            Op::NotExists => found.is_empty(),
+            Op::Eq => any(&|v| equal(v, &self.value)),
+            Op::Ne => !any(&|v| equal(v, &self.value)),
+            Op::In => any(&|v| self.in_list(v)),
+            Op::NotIn => !any(&|v| self.in_list(v)),
+            Op::Contains => any(&|v| contains(v, &self.value)),
+            Op::NotContains => !any(&|v| contains(v, &self.value)),
+            Op::Gt => any(&|v| compare(v, &self.value) == Some(Ordering::Greater)),
+            Op::Gte => any(&|v| matches!(compare(v, &self.value), Some(Ordering::Greater | Ordering::Equal))),
+            Op::Lt => any(&|v| compare(v, &self.value) == Some(Ordering::Less)),
+            Op::Lte => any(&|v| matches!(compare(v, &self.value), Some(Ordering::Less | Ordering::Equal))),
+            Op::StartsWith => any(&|v| text_pair(v, &self.value).is_some_and(|(a, b)| a.starts_with(&*b))),
+            Op::EndsWith => any(&|v| text_pair(v, &self.value).is_some_and(|(a, b)| a.ends_with(&*b))),
+            Op::Matches => any(&|v| {
+                let re = self.regex.as_ref().expect("compile() sets a regex for `matches`");
+                text(v).is_some_and(|t| re.is_match(&t))
+            }),
+        }
+    }
+
+    /// A readable form for skip reasons and logs: `order.paid eq true`.
+    pub fn describe(&self) -> String {
+        let segs: Vec<String> = self
+            .path
+            .segments()
+            .iter()
+            .map(|s| match s {
+                crate::context::Segment::Key(k) => k.clone(),
+                crate::context::Segment::Index(i) => i.to_string(),
+                crate::context::Segment::Any => "*".into(),
+            })
+            .collect();
+        if self.value.is_null() {
+            format!("{} {}", segs.join("."), op_name(self.op))
+        } else {
+            format!("{} {} {}", segs.join("."), op_name(self.op), self.value)
+        }
+    }
+
+    fn in_list(&self, v: &Value) -> bool {
+        self.value
+            .as_array()
+            .is_some_and(|items| items.iter().any(|i| equal(v, i)))
+    }
+}
+
+/// A JSON number or a decimal string as an exact decimal.
+pub fn as_decimal(v: &Value) -> Option<Decimal> {
+    match v {
+        Value::Number(n) => {
+            let s = n.to_string();
+            Decimal::from_str(&s).or_else(|_| Decimal::from_scientific(&s)).ok()
+        }
+        Value::String(s) => {
+            let t = s.trim();
+            if t.is_empty() || t.len() > 40 {
+                return None;
+            }
+            Decimal::from_str(t).ok()
+        }
+        _ => None,
+    }
+}
+
+fn text(v: &Value) -> Option<Cow<'_, str>> {
+    match v {
+        Value::String(s) => Some(Cow::Borrowed(s)),
+        Value::Number(n) => Some(Cow::Owned(n.to_string())),
+        Value::Bool(b) => Some(Cow::Borrowed(if *b { "true" } else { "false" })),
+        _ => None,
+    }
+}
+
+fn text_pair<'a>(a: &'a Value, b: &'a Value) -> Option<(Cow<'a, str>, Cow<'a, str>)> {
+    Some((text(a)?, text(b)?))
+}
+
+fn equal(a: &Value, b: &Value) -> bool {
+    if let (Some(x), Some(y)) = (as_decimal(a), as_decimal(b)) {
+        return x == y;
+    }
+    match (text(a), text(b)) {
+        (Some(x), Some(y)) => x == y,
+        _ => a == b,
+    }
+}
+
+fn contains(haystack: &Value, needle: &Value) -> bool {
+    match haystack {
+        Value::Array(items) => items.iter().any(|i| equal(i, needle)),
+        Value::String(s) => text(needle).is_some_and(|n| s.contains(&*n)),
+        _ => false,
+    }
+}
+
+fn compare(a: &Value, b: &Value) -> Option<Ordering> {
+    if let (Some(x), Some(y)) = (as_decimal(a), as_decimal(b)) {
+        return Some(x.cmp(&y));
+    }
+    match (a, b) {
+        (Value::String(x), Value::String(y)) => Some(x.as_str().cmp(y.as_str())),
+        _ => None,
+    }
+}
+
+/// Compiles a list of conditions, naming the index of the first bad one.
+pub fn compile_all(conditions: &[Condition]) -> Result<Vec<CompiledCondition>, FieldError> {
+    conditions
+        .iter()
+        .enumerate()
+        .map(|(i, c)| c.compile().map_err(|e| e.within(&format!("conditions[{i}]"))))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Event, EventType};
+    use serde_json::json;
+
+    fn holds(cond: Value) -> bool {
+        let ev = Event {
+            id: "evt_1".into(),
+            event_type: EventType::OrderCreated,
+            account: "acme".into(),
+            subject: None,
+            created_at: "2026-01-02T03:04:05Z".parse().unwrap(),
+            data: json!({"order": {
+                "status": "new", "paid": false, "total": "120.50", "number": 1001,
+                "source": {"site": "shop-a.example"}, "tag": "vip,wholesale",
+                "items": [{"sku": "A1", "category": "books", "price": "10.00"},
+                          {"sku": "B2", "category": "toys", "price": "99.99"}],
+                "custom": {"gift": true, "note": "Zażółć gęślą jaźń"}
+            }}),
+        };
+        let c: Condition = serde_json::from_value(cond).unwrap();
+        c.compile().unwrap().holds(&EventContext::new(&ev, "Acme"))
+    }
+
+    #[test]
+    fn operators() {
+        let table = [
+            (json!({"field": "order.status", "op": "eq", "value": "new"}), true),
+            (json!({"field": "order.status", "op": "ne", "value": "new"}), false),
+            (json!({"field": "order.total", "op": "eq", "value": "120.5"}), true),
+            (json!({"field": "order.total", "op": "gt", "value": 100}), true),
+            (json!({"field": "order.total", "op": "gt", "value": "120.50"}), false),
+            (json!({"field": "order.total", "op": "gte", "value": "120.50"}), true),
+            (json!({"field": "order.total", "op": "lt", "value": "9"}), false),
+            (json!({"field": "order.number", "op": "lte", "value": "1001"}), true),
+            (json!({"field": "order.number", "op": "eq", "value": "1001"}), true),
+            (json!({"field": "order.paid", "op": "eq", "value": false}), true),
+            (json!({"field": "order.paid", "op": "eq", "value": "false"}), true),
+            (json!({"field": "order.status", "op": "in", "value": ["new", "processing"]}), true),
+            (json!({"field": "order.status", "op": "not_in", "value": ["new"]}), false),
+            (json!({"field": "order.tag", "op": "contains", "value": "vip"}), true),
+            (json!({"field": "order.tag", "op": "not_contains", "value": "vip"}), false),
+            (json!({"field": "order.items[*].category", "op": "eq", "value": "books"}), true),
+            (json!({"field": "order.items[*].category", "op": "ne", "value": "books"}), false),
+            (json!({"field": "order.items.category", "op": "eq", "value": "garden"}), false),
+            (json!({"field": "order.items[*].price", "op": "gt", "value": "50"}), true),
+            (json!({"field": "order.custom.gift", "op": "exists"}), true),
+            (json!({"field": "order.custom.missing", "op": "exists"}), false),
+            (json!({"field": "order.custom.missing", "op": "not_exists"}), true),
+            (json!({"field": "order.source.site", "op": "starts_with", "value": "shop-a"}), true),
+            (json!({"field": "order.source.site", "op": "ends_with", "value": ".example"}), true),
+            (json!({"field": "order.custom.note", "op": "matches", "value": "^Zażółć"}), true),
+            (json!({"field": "order.source.site", "op": "matches", "value": "^shop-[bc]"}), false),
+            (json!({"field": "event.type", "op": "eq", "value": "order.created"}), true),
+            (json!({"field": "checkout.id", "op": "eq", "value": "1"}), false),
+            (json!({"field": "order.total", "op": "gt", "value": "99999999999999999999999"}), false),
+        ];
+        for (cond, expect) in table {
+            assert_eq!(holds(cond.clone()), expect, "{cond}");
+        }
+    }
+
+    #[test]
+    fn bad_conditions_name_their_field() {
+        let table = [
+            (json!({"field": "", "op": "eq", "value": 1}), "field"),
+            (json!({"field": "order.x", "op": "in", "value": "new"}), "value"),
+            (json!({"field": "order.x", "op": "exists", "value": 1}), "value"),
+            (json!({"field": "order.x", "op": "matches", "value": "("}), "value"),
+            (json!({"field": "order.x", "op": "eq"}), "value"),
+            (json!({"field": "order.x", "op": "gt", "value": [1]}), "value"),
+        ];
+        for (cond, field) in table {
+            let c: Condition = serde_json::from_value(cond.clone()).unwrap();
+            assert_eq!(c.compile().unwrap_err().field, field, "{cond}");
+        }
+        let list = vec![
+            serde_json::from_value(json!({"field": "a", "op": "exists"})).unwrap(),
+            serde_json::from_value(json!({"field": "a", "op": "eq"})).unwrap(),
+        ];
+        assert_eq!(compile_all(&list).unwrap_err().field, "conditions[1].value");
+    }
+}

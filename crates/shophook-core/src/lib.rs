@@ -1,0 +1,23 @@
+//! The pure core of shophook.
+//!
+//! Everything here is a function of its inputs: no IO, no async, no clock reads and
+//! no randomness — time and random bytes come in as values. That is what lets the
+//! store, the API and the delivery workers share one definition of "which webhooks
+//! does this event reach", "what exactly is sent" and "when is the next try", and
+//! what lets all of it be tested with plain table tests.
+
+pub mod account;
+pub mod condition;
+pub mod context;
+pub mod event;
+pub mod plan;
+pub mod render;
+pub mod retry;
+pub mod schedule;
+pub mod signing;
+pub mod ssrf;
+pub mod url_template;
+pub mod validation;
+pub mod webhook;
+
+pub use validation::FieldError;

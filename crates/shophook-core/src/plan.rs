@@ -1,0 +1,157 @@
+//! Which webhooks an event reaches, and in what state each delivery starts.
+
+use jiff::{SignedDuration, Timestamp};
+use serde_json::Value;
+
+use crate::condition::CompiledCondition;
+use crate::context::EventContext;
+use crate::event::Event;
+use crate::schedule;
+use crate::webhook::{WebhookConfig, WebhookStatus};
+
+/// Where a delivery is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DeliveryStatus {
+    /// Waiting for a delay, a schedule window or a paused webhook.
+    Scheduled,
+    /// Due (or being sent).
+    Pending,
+    /// A request succeeded.
+    Succeeded,
+    /// The last attempt failed; another is scheduled.
+    Failed,
+    /// Gave up.
+    Dead,
+    /// Not sent: conditions no longer held, or the webhook went away.
+    Skipped,
+}
+
+impl DeliveryStatus {
+    /// All statuses.
+    pub const ALL: &'static [DeliveryStatus] = &[
+        DeliveryStatus::Scheduled,
+        DeliveryStatus::Pending,
+        DeliveryStatus::Succeeded,
+        DeliveryStatus::Failed,
+        DeliveryStatus::Dead,
+        DeliveryStatus::Skipped,
+    ];
+
+    /// Wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Scheduled => "scheduled",
+            DeliveryStatus::Pending => "pending",
+            DeliveryStatus::Succeeded => "succeeded",
+            DeliveryStatus::Failed => "failed",
+            DeliveryStatus::Dead => "dead",
+            DeliveryStatus::Skipped => "skipped",
+        }
+    }
+
+    /// Parses a wire name.
+    pub fn parse(s: &str) -> Option<Self> {
+        DeliveryStatus::ALL.iter().copied().find(|d| d.as_str() == s)
+    }
+
+    /// Whether no further attempt will be made.
+    pub fn is_final(self) -> bool {
+        matches!(self, DeliveryStatus::Succeeded | DeliveryStatus::Dead | DeliveryStatus::Skipped)
+    }
+}
+
+/// Whether `event` reaches a webhook with this config: its event filter, its
+/// product scope and all its conditions.
+pub fn reaches(config: &WebhookConfig, conditions: &[CompiledCondition], event: &Event, ctx: &EventContext<'_>) -> bool {
+    config.wants(event.event_type)
+        && (config.products.is_empty() || touches_products(&event.data, &config.products))
+        && conditions.iter().all(|c| c.holds(ctx))
+}
+
+/// Whether the event's order/checkout holds one of `products` (by id or SKU), or the
+/// event is about one of those products itself.
+pub fn touches_products(data: &Value, products: &[String]) -> bool {
+    let listed = |v: Option<&Value>| {
+        v.is_some_and(|v| match v {
+            Value::String(s) => products.iter().any(|p| p == s),
+            Value::Number(n) => products.iter().any(|p| *p == n.to_string()),
+            _ => false,
+        })
+    };
+    if let Some(p) = data.get("product") {
+        if listed(p.get("id")) || listed(p.get("sku")) {
+            return true;
+        }
+    }
+    ["order", "checkout"].iter().any(|kind| {
+        data.get(kind)
+            .and_then(|r| r.get("items"))
+            .and_then(Value::as_array)
+            .is_some_and(|items| items.iter().any(|i| listed(i.get("product_id")) || listed(i.get("sku"))))
+    })
+}
+
+/// The first state of a new delivery: held while the webhook is paused or disabled,
+/// delayed by `delay_minutes`, moved into the next schedule window; otherwise due now.
+pub fn initial_state(status: WebhookStatus, config: &WebhookConfig, now: Timestamp) -> (DeliveryStatus, Option<Timestamp>) {
+    if status != WebhookStatus::Active {
+        return (DeliveryStatus::Scheduled, None);
+    }
+    let delayed = now.checked_add(SignedDuration::from_mins(i64::from(config.delay_minutes))).unwrap_or(now);
+    let due = match &config.schedule {
+        Some(s) => schedule::next_open(s, delayed),
+        None => delayed,
+    };
+    if due > now { (DeliveryStatus::Scheduled, Some(due)) } else { (DeliveryStatus::Pending, Some(now)) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::EventType;
+    use crate::webhook::WebhookInput;
+    use serde_json::json;
+
+    fn config(json: Value) -> WebhookConfig {
+        serde_json::from_value::<WebhookInput>(json).unwrap().into_new_config().unwrap().0
+    }
+
+    fn ev(t: EventType, data: Value) -> Event {
+        Event { id: "evt_1".into(), event_type: t, account: "a".into(), subject: None, created_at: Timestamp::UNIX_EPOCH, data }
+    }
+
+    #[test]
+    fn filters() {
+        let order = json!({"order": {"id": "1", "status": "new", "items": [{"product_id": "p1", "sku": "A1"}]}});
+        let table = [
+            (json!({"url": "https://x/", "events": ["*"]}), EventType::OrderCreated, true),
+            (json!({"url": "https://x/", "events": ["order.paid"]}), EventType::OrderCreated, false),
+            (json!({"url": "https://x/", "events": ["*"], "products": ["A1"]}), EventType::OrderCreated, true),
+            (json!({"url": "https://x/", "events": ["*"], "products": ["p1"]}), EventType::OrderCreated, true),
+            (json!({"url": "https://x/", "events": ["*"], "products": ["Z9"]}), EventType::OrderCreated, false),
+            (json!({"url": "https://x/", "events": ["*"], "conditions": [{"field": "order.status", "op": "eq", "value": "new"}]}), EventType::OrderCreated, true),
+            (json!({"url": "https://x/", "events": ["*"], "conditions": [{"field": "order.status", "op": "eq", "value": "paid"}]}), EventType::OrderCreated, false),
+        ];
+        for (c, t, expect) in table {
+            let c = config(c);
+            let e = ev(t, order.clone());
+            let ctx = EventContext::new(&e, "A");
+            assert_eq!(reaches(&c, &c.compiled_conditions().unwrap(), &e, &ctx), expect, "{c:?}");
+        }
+        assert!(touches_products(&json!({"product": {"id": "p1"}}), &["p1".into()]));
+        assert!(!touches_products(&json!({"product": {"id": "p2", "sku": "X"}}), &["p1".into()]));
+    }
+
+    #[test]
+    fn initial_states() {
+        let now: Timestamp = "2026-03-02T10:00:00Z".parse().unwrap();
+        let plain = config(json!({"url": "https://x/", "events": ["*"]}));
+        assert_eq!(initial_state(WebhookStatus::Active, &plain, now), (DeliveryStatus::Pending, Some(now)));
+        assert_eq!(initial_state(WebhookStatus::Paused, &plain, now), (DeliveryStatus::Scheduled, None));
+        let delayed = config(json!({"url": "https://x/", "events": ["*"], "delay_minutes": 30}));
+        assert_eq!(initial_state(WebhookStatus::Active, &delayed, now), (DeliveryStatus::Scheduled, Some("2026-03-02T10:30:00Z".parse().unwrap())));
+        let windowed = config(json!({"url": "https://x/", "events": ["*"],
+            "schedule": {"timezone": "UTC", "windows": [{"days": ["mon"], "from": "12:00", "to": "13:00"}]}}));
+        assert_eq!(initial_state(WebhookStatus::Active, &windowed, now), (DeliveryStatus::Scheduled, Some("2026-03-02T12:00:00Z".parse().unwrap())));
+    }
+}
