@@ -91,18 +91,28 @@ pub fn touches_products(data: &Value, products: &[String]) -> bool {
     })
 }
 
-/// The first state of a new delivery: held while the webhook is paused or disabled,
-/// delayed by `delay_minutes`, moved into the next schedule window; otherwise due now.
-pub fn initial_state(status: WebhookStatus, config: &WebhookConfig, now: Timestamp) -> (DeliveryStatus, Option<Timestamp>) {
-    if status != WebhookStatus::Active {
-        return (DeliveryStatus::Scheduled, None);
-    }
+/// The first state of a new delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InitialState {
+    /// `pending` when due now, else `scheduled`.
+    pub status: DeliveryStatus,
+    /// When it becomes due (after `delay_minutes`, in the next schedule window).
+    pub due_at: Timestamp,
+    /// Held because the webhook is paused or disabled: not sent until resumed.
+    pub held: bool,
+}
+
+/// The first state of a new delivery: delayed by `delay_minutes`, moved into the
+/// next schedule window, and held (as `scheduled`) while the webhook is not active.
+pub fn initial_state(status: WebhookStatus, config: &WebhookConfig, now: Timestamp) -> InitialState {
     let delayed = now.checked_add(SignedDuration::from_mins(i64::from(config.delay_minutes))).unwrap_or(now);
-    let due = match &config.schedule {
+    let due_at = match &config.schedule {
         Some(s) => schedule::next_open(s, delayed),
         None => delayed,
     };
-    if due > now { (DeliveryStatus::Scheduled, Some(due)) } else { (DeliveryStatus::Pending, Some(now)) }
+    let held = status != WebhookStatus::Active;
+    let status = if held || due_at > now { DeliveryStatus::Scheduled } else { DeliveryStatus::Pending };
+    InitialState { status, due_at, held }
 }
 
 #[cfg(test)]
@@ -145,13 +155,14 @@ mod tests {
     #[test]
     fn initial_states() {
         let now: Timestamp = "2026-03-02T10:00:00Z".parse().unwrap();
+        let s = |status, due_at: &str, held| InitialState { status, due_at: due_at.parse().unwrap(), held };
         let plain = config(json!({"url": "https://x/", "events": ["*"]}));
-        assert_eq!(initial_state(WebhookStatus::Active, &plain, now), (DeliveryStatus::Pending, Some(now)));
-        assert_eq!(initial_state(WebhookStatus::Paused, &plain, now), (DeliveryStatus::Scheduled, None));
+        assert_eq!(initial_state(WebhookStatus::Active, &plain, now), s(DeliveryStatus::Pending, "2026-03-02T10:00:00Z", false));
+        assert_eq!(initial_state(WebhookStatus::Paused, &plain, now), s(DeliveryStatus::Scheduled, "2026-03-02T10:00:00Z", true));
         let delayed = config(json!({"url": "https://x/", "events": ["*"], "delay_minutes": 30}));
-        assert_eq!(initial_state(WebhookStatus::Active, &delayed, now), (DeliveryStatus::Scheduled, Some("2026-03-02T10:30:00Z".parse().unwrap())));
+        assert_eq!(initial_state(WebhookStatus::Active, &delayed, now), s(DeliveryStatus::Scheduled, "2026-03-02T10:30:00Z", false));
         let windowed = config(json!({"url": "https://x/", "events": ["*"],
             "schedule": {"timezone": "UTC", "windows": [{"days": ["mon"], "from": "12:00", "to": "13:00"}]}}));
-        assert_eq!(initial_state(WebhookStatus::Active, &windowed, now), (DeliveryStatus::Scheduled, Some("2026-03-02T12:00:00Z".parse().unwrap())));
+        assert_eq!(initial_state(WebhookStatus::Active, &windowed, now), s(DeliveryStatus::Scheduled, "2026-03-02T12:00:00Z", false));
     }
 }

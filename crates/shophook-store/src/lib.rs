@@ -1,0 +1,116 @@
+//! Persistence for shophook: the [`Store`] trait and its backends.
+//!
+//! The store is the queue: deliveries wait in the database, workers claim them in
+//! batches, and every state change of a delivery is one transaction. The trait is
+//! shaped for batches (ingest many events, claim many deliveries, record many
+//! outcomes in one call) because on the hot path a commit costs more than a row.
+//! This crate is the only one that speaks SQL.
+
+mod model;
+pub mod sqlite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+use shophook_core::account::Account;
+use tokio::sync::Notify;
+
+pub use model::*;
+
+/// What can go wrong in a store call.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StoreError {
+    /// The thing to change does not exist.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// A unique thing exists already (account id, key).
+    #[error("{0}")]
+    Conflict(String),
+    /// A plan limit was reached.
+    #[error("limit reached: {0}")]
+    LimitReached(String),
+    /// The database cannot be reached or refused the write; retrying may help.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// Stored data could not be read back (a bug or a manual edit).
+    #[error("corrupt stored data: {0}")]
+    Corrupt(String),
+}
+
+/// A store result.
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// Everything shophook persists. Implemented by [`sqlite::SqliteStore`] (and by the
+/// PostgreSQL backend); both pass the same conformance suite.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Signalled after a commit that stored due work, so workers wake at once.
+    fn work_signal(&self) -> Arc<Notify>;
+
+    /// Reads a server setting.
+    async fn setting(&self, key: &str) -> Result<Option<String>>;
+    /// Writes a server setting if it is absent; returns whether it was written.
+    async fn init_setting(&self, key: &str, value: &str) -> Result<bool>;
+
+    /// Creates an account; `Conflict` if the id is taken.
+    async fn create_account(&self, account: Account, now: Timestamp) -> Result<Account>;
+    /// All accounts, by id.
+    async fn list_accounts(&self) -> Result<Vec<Account>>;
+    /// One account.
+    async fn account(&self, id: &str) -> Result<Option<Account>>;
+    /// Replaces an account's settings; `NotFound` if it is gone.
+    async fn update_account(&self, account: Account, now: Timestamp) -> Result<Account>;
+    /// Deletes an account and everything in it; whether it existed.
+    async fn delete_account(&self, id: &str) -> Result<bool>;
+
+    /// Stores an API key's hash for an account.
+    async fn create_key(&self, key: NewKey) -> Result<()>;
+    /// Revokes a key; whether it existed in that account.
+    async fn delete_key(&self, account: &str, key_id: &str) -> Result<bool>;
+    /// The account a key hash belongs to.
+    async fn key_account(&self, hash: &str) -> Result<Option<String>>;
+
+    /// Creates a webhook unless the account has `max_webhooks` already.
+    async fn create_webhook(&self, webhook: StoredWebhook, max_webhooks: u32) -> Result<StoredWebhook>;
+    /// An account's webhooks, oldest first.
+    async fn list_webhooks(&self, account: &str) -> Result<Vec<StoredWebhook>>;
+    /// One webhook of an account.
+    async fn webhook(&self, account: &str, id: &str) -> Result<Option<StoredWebhook>>;
+    /// Replaces config and secrets of a webhook (not its status).
+    async fn update_webhook(&self, webhook: StoredWebhook) -> Result<StoredWebhook>;
+    /// Deletes a webhook; its unfinished deliveries end `skipped`.
+    async fn delete_webhook(&self, account: &str, id: &str, now: Timestamp) -> Result<bool>;
+    /// Pauses or resumes: pausing holds unfinished deliveries as `scheduled`;
+    /// resuming releases them in order, or skips them with `discard_held`.
+    async fn set_webhook_status(&self, change: StatusChange) -> Result<StoredWebhook>;
+
+    /// Stores events and, in the same transaction, their deliveries.
+    async fn ingest(&self, events: Vec<NewEvent>) -> Result<Vec<IngestOutcome>>;
+    /// One event of an account, with its delivery ids.
+    async fn event(&self, account: &str, id: &str) -> Result<Option<(StoredEvent, Vec<String>)>>;
+
+    /// Claims up to `limit` due deliveries for `node` until `lease_until`.
+    async fn claim_due(&self, claim: Claim) -> Result<Vec<ClaimedDelivery>>;
+    /// Records attempts and next states; each update is applied atomically.
+    async fn record(&self, updates: Vec<DeliveryUpdate>) -> Result<()>;
+    /// Gives claimed deliveries back (due now): all of them at start-up of a
+    /// single-node store (`node = None`), or one node's at shutdown.
+    async fn release_claims(&self, node: Option<&str>, now: Timestamp) -> Result<u64>;
+    /// The earliest due time of any deliverable delivery.
+    async fn next_due_at(&self) -> Result<Option<Timestamp>>;
+
+    /// Deliveries of an account, newest first.
+    async fn list_deliveries(&self, account: &str, filter: DeliveryFilter) -> Result<Vec<Delivery>>;
+    /// One delivery with its attempts and its event's JSON envelope.
+    async fn delivery(&self, account: &str, id: &str) -> Result<Option<DeliveryDetail>>;
+    /// Makes a finished or waiting delivery due now (manual retry).
+    async fn retry_delivery(&self, account: &str, id: &str, now: Timestamp) -> Result<Option<Delivery>>;
+
+    /// Deletes finished deliveries, their attempts, orphaned events and idempotency
+    /// keys older than `cutoff`, at most `batch` deliveries per call.
+    async fn purge(&self, cutoff: Timestamp, batch: u32) -> Result<u64>;
+}
+
+/// The settings key of the operator key's hash.
+pub const ADMIN_KEY_SETTING: &str = "admin_key_sha256";

@@ -1,0 +1,289 @@
+//! The records the store reads and writes.
+
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use shophook_core::event::Event;
+use shophook_core::plan::DeliveryStatus;
+use shophook_core::webhook::{WebhookConfig, WebhookStatus};
+
+/// A stored webhook.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredWebhook {
+    /// `wh_` + ULID.
+    pub id: String,
+    /// Owning account.
+    pub account_id: String,
+    /// active / paused / disabled.
+    pub status: WebhookStatus,
+    /// The validated configuration.
+    pub config: WebhookConfig,
+    /// Current signing secret.
+    pub secret: String,
+    /// The secret before the last rotation, still signing until `previous_secret_until`.
+    pub previous_secret: Option<String>,
+    /// End of the rotation overlap.
+    pub previous_secret_until: Option<Timestamp>,
+    /// Creation time.
+    pub created_at: Timestamp,
+    /// Last change.
+    pub updated_at: Timestamp,
+}
+
+/// An API key to store (only its hash).
+#[derive(Debug, Clone)]
+pub struct NewKey {
+    /// `key_` + ULID.
+    pub id: String,
+    /// Owning account.
+    pub account_id: String,
+    /// Hex SHA-256 of the key.
+    pub hash: String,
+    /// Creation time.
+    pub created_at: Timestamp,
+}
+
+/// A pause/resume request.
+#[derive(Debug, Clone)]
+pub struct StatusChange {
+    /// Account.
+    pub account: String,
+    /// Webhook.
+    pub webhook: String,
+    /// New status.
+    pub status: WebhookStatus,
+    /// On resume: end held deliveries `skipped` instead of sending them.
+    pub discard_held: bool,
+    /// Now.
+    pub now: Timestamp,
+}
+
+/// Which webhooks a new event goes to.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// Every webhook of the account it reaches (filters, products, conditions).
+    Matching,
+    /// Exactly this webhook (test sends), claimed at once by `node` until
+    /// `lease_until` so the caller sends it itself.
+    Only {
+        /// Webhook id.
+        webhook: String,
+        /// Claiming node.
+        node: String,
+        /// Lease end.
+        lease_until: Timestamp,
+    },
+}
+
+/// An event to store.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    /// The event.
+    pub event: Event,
+    /// Its JSON envelope, rendered once.
+    pub envelope: Arc<str>,
+    /// A repeat of this key returns the first outcome and stores nothing.
+    pub idempotency_key: Option<String>,
+    /// Which webhooks it goes to.
+    pub target: Target,
+}
+
+/// What happened to one [`NewEvent`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum IngestOutcome {
+    /// Stored with these deliveries.
+    Stored {
+        /// Event id.
+        event_id: String,
+        /// Delivery ids created.
+        deliveries: Vec<String>,
+    },
+    /// The idempotency key was seen before: the first answer.
+    Replayed {
+        /// The first event's id.
+        event_id: String,
+        /// How many deliveries it created.
+        deliveries: u32,
+    },
+    /// The account does not exist (anymore).
+    NoAccount,
+    /// `Target::Only` named a webhook that does not exist.
+    NoWebhook,
+}
+
+/// A stored event with its envelope.
+#[derive(Debug, Clone)]
+pub struct StoredEvent {
+    /// The event.
+    pub event: Event,
+    /// Its JSON envelope.
+    pub envelope: Arc<str>,
+}
+
+/// A claim request.
+#[derive(Debug, Clone)]
+pub struct Claim {
+    /// Claiming node id.
+    pub node: String,
+    /// Now.
+    pub now: Timestamp,
+    /// Claimed deliveries are due again after this unless recorded.
+    pub lease_until: Timestamp,
+    /// Most deliveries to claim.
+    pub limit: u32,
+    /// Webhooks at their concurrency limit: leave their deliveries.
+    pub skip_webhooks: Vec<String>,
+}
+
+/// A claimed delivery with everything needed to send it.
+#[derive(Debug, Clone)]
+pub struct ClaimedDelivery {
+    /// Delivery id (`{id_job}`, `webhook-id`).
+    pub id: String,
+    /// Status before the claim.
+    pub status: DeliveryStatus,
+    /// Attempts made so far.
+    pub attempts: u32,
+    /// The account's display name.
+    pub account_name: String,
+    /// The webhook as it is now.
+    pub webhook: Arc<StoredWebhook>,
+    /// The event.
+    pub event: Arc<StoredEvent>,
+}
+
+/// One HTTP request of a delivery.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Attempt {
+    /// `att_` + ULID.
+    pub id: String,
+    /// 1-based attempt number.
+    pub number: u32,
+    /// When the request started.
+    pub started_at: Timestamp,
+    /// How long it took.
+    pub duration_ms: u32,
+    /// What was sent.
+    pub request: RequestRecord,
+    /// What came back, if anything.
+    pub response: Option<ResponseRecord>,
+    /// Why it failed, if it did (network error, unexpected status, refused target…).
+    pub error: Option<String>,
+}
+
+/// The request of an attempt.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RequestRecord {
+    /// Method.
+    pub method: String,
+    /// Final URL.
+    pub url: String,
+    /// Headers as sent (secrets masked).
+    pub headers: Vec<(String, String)>,
+    /// Body, when it differs from the event's JSON envelope.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+}
+
+/// The response of an attempt.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResponseRecord {
+    /// Status code.
+    pub status: u16,
+    /// Headers.
+    pub headers: Vec<(String, String)>,
+    /// First 64 KiB of the body (lossy UTF-8).
+    pub body: String,
+}
+
+/// Where a delivery goes next.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NextState {
+    /// Done.
+    Succeeded,
+    /// Try again at this time (held instead if the webhook is paused by then).
+    Retry(Timestamp),
+    /// Gave up.
+    Dead(String),
+    /// Not sent, for this reason.
+    Skipped(String),
+    /// Not yet: wait until this time as `scheduled` (schedule window, paused webhook).
+    Defer(Timestamp),
+}
+
+/// One state change of a delivery, with the attempt that caused it, if any.
+#[derive(Debug, Clone)]
+pub struct DeliveryUpdate {
+    /// Delivery id.
+    pub delivery_id: String,
+    /// The attempt made.
+    pub attempt: Option<Attempt>,
+    /// The next state.
+    pub next: NextState,
+    /// Now.
+    pub now: Timestamp,
+}
+
+/// A delivery as the history shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Delivery {
+    /// `dlv_` + ULID.
+    pub id: String,
+    /// Account.
+    pub account_id: String,
+    /// Webhook.
+    pub webhook_id: String,
+    /// Event.
+    pub event_id: String,
+    /// Event type.
+    pub event_type: String,
+    /// Event subject.
+    pub subject: Option<String>,
+    /// Status.
+    pub status: String,
+    /// Whether it waits for its webhook to be resumed.
+    pub held: bool,
+    /// Attempts made.
+    pub attempts: u32,
+    /// When the next attempt is due, for waiting deliveries.
+    pub next_attempt_at: Option<Timestamp>,
+    /// Created.
+    pub created_at: Timestamp,
+    /// Last change.
+    pub updated_at: Timestamp,
+    /// Status code of the last response.
+    pub last_status_code: Option<u16>,
+    /// Error of the last attempt.
+    pub last_error: Option<String>,
+    /// Why it was skipped or gave up.
+    pub reason: Option<String>,
+}
+
+/// A delivery with its attempts.
+#[derive(Debug, Clone)]
+pub struct DeliveryDetail {
+    /// The delivery.
+    pub delivery: Delivery,
+    /// Its attempts, oldest first.
+    pub attempts: Vec<Attempt>,
+    /// The event's JSON envelope (the body of attempts that record none).
+    pub envelope: Arc<str>,
+}
+
+/// History filters (all optional) and a cursor.
+#[derive(Debug, Clone, Default)]
+pub struct DeliveryFilter {
+    /// Only this webhook.
+    pub webhook: Option<String>,
+    /// Only this status.
+    pub status: Option<DeliveryStatus>,
+    /// Only this event type.
+    pub event_type: Option<String>,
+    /// Only this subject (`order:1001`).
+    pub subject: Option<String>,
+    /// Only deliveries older than this delivery id (the cursor).
+    pub before: Option<String>,
+    /// Page size.
+    pub limit: u32,
+}

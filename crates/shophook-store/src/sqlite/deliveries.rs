@@ -1,0 +1,269 @@
+//! The delivery queue: claiming due work, recording outcomes, history and retention.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
+use shophook_core::plan::DeliveryStatus;
+
+use super::writer::WriteCtx;
+use super::{accounts, corrupt, events, from_ms, ms, webhooks};
+use crate::{
+    Attempt, Claim, ClaimedDelivery, Delivery, DeliveryDetail, DeliveryFilter, DeliveryUpdate, NextState, Result, StoreError,
+    StoredEvent,
+};
+
+const WAITING: &str = "('scheduled', 'pending', 'failed')";
+
+pub fn claim(w: &mut WriteCtx<'_>, claim: Claim) -> Result<Vec<ClaimedDelivery>> {
+    let skip = serde_json::to_string(&claim.skip_webhooks).map_err(|e| corrupt("skip list", e))?;
+    let rows: Vec<(String, String, String, String, String, u32)> = w
+        .conn
+        .prepare_cached(&format!(
+            "SELECT id, account_id, webhook_id, event_id, status, attempts FROM deliveries
+             WHERE held = 0 AND status IN {WAITING} AND due_at <= ?1
+               AND webhook_id NOT IN (SELECT value FROM json_each(?2))
+             ORDER BY due_at, id LIMIT ?3"
+        ))?
+        .query_map(params![ms(claim.now), skip, claim.limit], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut out = Vec::with_capacity(rows.len());
+    let mut events_seen: HashMap<String, Arc<StoredEvent>> = HashMap::new();
+    for (id, account_id, webhook_id, event_id, status, attempts) in rows {
+        let hook = webhooks::entries(w, &account_id)?.iter().find(|e| e.hook.id == webhook_id).map(|e| e.hook.clone());
+        let account = accounts::cached(w, &account_id)?;
+        let (Some(hook), Some(account)) = (hook, account) else {
+            w.conn.execute(
+                "UPDATE deliveries SET status = 'skipped', due_at = NULL, reason = 'webhook deleted', updated_at = ?2 WHERE id = ?1",
+                params![id, ms(claim.now)],
+            )?;
+            continue;
+        };
+        let event = match events_seen.get(&event_id) {
+            Some(e) => e.clone(),
+            None => {
+                let e = Arc::new(events::load(w.conn, &event_id)?.ok_or_else(|| corrupt("delivery without event", &id))?);
+                events_seen.insert(event_id.clone(), e.clone());
+                e
+            }
+        };
+        w.conn
+            .prepare_cached("UPDATE deliveries SET due_at = ?2, claimed_by = ?3 WHERE id = ?1")?
+            .execute(params![id, ms(claim.lease_until), claim.node])?;
+        out.push(ClaimedDelivery {
+            status: DeliveryStatus::parse(&status).ok_or_else(|| corrupt("delivery status", &status))?,
+            id,
+            attempts,
+            account_name: account.name.clone(),
+            webhook: hook,
+            event,
+        });
+    }
+    Ok(out)
+}
+
+pub fn record(w: &mut WriteCtx<'_>, updates: Vec<DeliveryUpdate>) -> Result<()> {
+    for u in updates {
+        record_one(w, u)?;
+    }
+    Ok(())
+}
+
+fn record_one(w: &mut WriteCtx<'_>, u: DeliveryUpdate) -> Result<()> {
+    let c = w.conn;
+    let webhook_active = || -> Result<bool> {
+        let s: Option<String> = c
+            .prepare_cached("SELECT w.status FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id WHERE d.id = ?1")?
+            .query_row([&u.delivery_id], |r| r.get(0))
+            .optional()?;
+        Ok(s.as_deref() == Some("active"))
+    };
+    let (status, due, held, reason) = match &u.next {
+        NextState::Succeeded => (DeliveryStatus::Succeeded, None, false, None),
+        NextState::Dead(r) => (DeliveryStatus::Dead, None, false, Some(r.clone())),
+        NextState::Skipped(r) => (DeliveryStatus::Skipped, None, false, Some(r.clone())),
+        NextState::Retry(at) => {
+            let active = webhook_active()?;
+            let status = if active { DeliveryStatus::Failed } else { DeliveryStatus::Scheduled };
+            (status, Some(ms(*at)), !active, None)
+        }
+        NextState::Defer(at) => (DeliveryStatus::Scheduled, Some(ms(*at)), !webhook_active()?, None),
+    };
+    if due.is_some() && !held {
+        w.woke = true;
+    }
+    let (made, code, error) = match &u.attempt {
+        Some(a) => (1, a.response.as_ref().map(|r| r.status), a.error.clone()),
+        None => (0, None, None),
+    };
+    let n = c
+        .prepare_cached(
+            "UPDATE deliveries SET status = ?2, due_at = ?3, held = ?4, claimed_by = NULL, attempts = attempts + ?5,
+                 last_status_code = CASE WHEN ?5 = 1 THEN ?6 ELSE last_status_code END,
+                 last_error = CASE WHEN ?5 = 1 THEN ?7 ELSE last_error END,
+                 reason = ?8, updated_at = ?9
+             WHERE id = ?1",
+        )?
+        .execute(params![u.delivery_id, status.as_str(), due, held, made, code, error, reason, ms(u.now)])?;
+    if n == 0 {
+        return Err(StoreError::NotFound("delivery"));
+    }
+    if let Some(a) = &u.attempt {
+        insert_attempt(c, &u.delivery_id, a)?;
+    }
+    Ok(())
+}
+
+fn insert_attempt(c: &Connection, delivery_id: &str, a: &Attempt) -> Result<()> {
+    let request = serde_json::to_string(&a.request).map_err(|e| corrupt("attempt request", e))?;
+    let response = a.response.as_ref().map(serde_json::to_string).transpose().map_err(|e| corrupt("attempt response", e))?;
+    c.prepare_cached(
+        "INSERT INTO attempts (id, delivery_id, number, started_at, duration_ms, request, response_status, response, error)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?
+    .execute(params![
+        a.id,
+        delivery_id,
+        a.number,
+        ms(a.started_at),
+        a.duration_ms,
+        request,
+        a.response.as_ref().map(|r| r.status),
+        response,
+        a.error
+    ])?;
+    Ok(())
+}
+
+pub fn release(w: &mut WriteCtx<'_>, node: Option<&str>, now: Timestamp) -> Result<u64> {
+    let n = w.conn.execute(
+        &format!("UPDATE deliveries SET due_at = ?1, claimed_by = NULL WHERE claimed_by IS NOT NULL AND (?2 IS NULL OR claimed_by = ?2) AND status IN {WAITING}"),
+        params![ms(now), node],
+    )?;
+    w.woke |= n > 0;
+    Ok(n as u64)
+}
+
+pub fn next_due_at(c: &Connection) -> Result<Option<Timestamp>> {
+    let v: Option<i64> = c
+        .prepare_cached(&format!("SELECT MIN(due_at) FROM deliveries WHERE held = 0 AND status IN {WAITING}"))?
+        .query_row([], |r| r.get(0))?;
+    Ok(v.map(from_ms))
+}
+
+const COLUMNS: &str = "id, account_id, webhook_id, event_id, event_type, subject, status, held, attempts, due_at, claimed_by, created_at, updated_at, last_status_code, last_error, reason";
+
+fn from_row(r: &Row<'_>) -> rusqlite::Result<Delivery> {
+    let status: String = r.get(6)?;
+    let waiting = matches!(status.as_str(), "scheduled" | "pending" | "failed");
+    let held: bool = r.get(7)?;
+    let claimed: Option<String> = r.get(10)?;
+    Ok(Delivery {
+        id: r.get(0)?,
+        account_id: r.get(1)?,
+        webhook_id: r.get(2)?,
+        event_id: r.get(3)?,
+        event_type: r.get(4)?,
+        subject: r.get(5)?,
+        status,
+        held,
+        attempts: r.get(8)?,
+        // While claimed, due_at is the lease end, not a planned attempt time.
+        next_attempt_at: if waiting && !held && claimed.is_none() { r.get::<_, Option<i64>>(9)?.map(from_ms) } else { None },
+        created_at: from_ms(r.get(11)?),
+        updated_at: from_ms(r.get(12)?),
+        last_status_code: r.get(13)?,
+        last_error: r.get(14)?,
+        reason: r.get(15)?,
+    })
+}
+
+pub fn list(c: &Connection, account: &str, f: &DeliveryFilter) -> Result<Vec<Delivery>> {
+    let mut sql = format!("SELECT {COLUMNS} FROM deliveries WHERE account_id = ?1");
+    let mut args: Vec<String> = vec![account.to_string()];
+    let mut add = |clause: &str, v: &Option<String>| {
+        if let Some(v) = v {
+            args.push(v.clone());
+            sql.push_str(&format!(" AND {clause} ?{}", args.len()));
+        }
+    };
+    add("webhook_id =", &f.webhook);
+    add("status =", &f.status.map(|s| s.as_str().to_string()));
+    add("event_type =", &f.event_type);
+    add("subject =", &f.subject);
+    add("id <", &f.before);
+    sql.push_str(&format!(" ORDER BY id DESC LIMIT {}", f.limit.clamp(1, 1000)));
+    let mut stmt = c.prepare_cached(&sql)?;
+    let rows = stmt.query_map(params_from_iter(args.iter()), from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+fn get(c: &Connection, account: &str, id: &str) -> Result<Option<Delivery>> {
+    Ok(c
+        .prepare_cached(&format!("SELECT {COLUMNS} FROM deliveries WHERE id = ?1 AND account_id = ?2"))?
+        .query_row([id, account], from_row)
+        .optional()?)
+}
+
+pub fn detail(c: &Connection, account: &str, id: &str) -> Result<Option<DeliveryDetail>> {
+    let Some(delivery) = get(c, account, id)? else { return Ok(None) };
+    let mut stmt = c.prepare_cached(
+        "SELECT id, number, started_at, duration_ms, request, response, error FROM attempts WHERE delivery_id = ?1 ORDER BY number, started_at",
+    )?;
+    let raw = stmt
+        .query_map([id], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, u32>(1)?, r.get::<_, i64>(2)?, r.get::<_, u32>(3)?, r.get::<_, String>(4)?, r.get::<_, Option<String>>(5)?, r.get::<_, Option<String>>(6)?))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut attempts = Vec::with_capacity(raw.len());
+    for (aid, number, started, duration, request, response, error) in raw {
+        attempts.push(Attempt {
+            id: aid,
+            number,
+            started_at: from_ms(started),
+            duration_ms: duration,
+            request: serde_json::from_str(&request).map_err(|e| corrupt("attempt request", e))?,
+            response: response.map(|r| serde_json::from_str(&r)).transpose().map_err(|e| corrupt("attempt response", e))?,
+            error,
+        });
+    }
+    let envelope = events::load(c, &delivery.event_id)?.map(|e| e.envelope).unwrap_or_else(|| Arc::from(""));
+    Ok(Some(DeliveryDetail { delivery, attempts, envelope }))
+}
+
+pub fn retry(w: &mut WriteCtx<'_>, account: &str, id: &str, now: Timestamp) -> Result<Option<Delivery>> {
+    let Some(current) = get(w.conn, account, id)? else { return Ok(None) };
+    let claimed: Option<String> = w.conn.query_row("SELECT claimed_by FROM deliveries WHERE id = ?1", [id], |r| r.get(0))?;
+    if claimed.is_some() {
+        return Err(StoreError::Conflict(format!("delivery {} is being sent right now; retry it after this attempt", current.id)));
+    }
+    w.conn.execute(
+        "UPDATE deliveries SET
+             held = CASE WHEN (SELECT status FROM webhooks WHERE id = deliveries.webhook_id) = 'active' THEN 0 ELSE 1 END,
+             status = CASE WHEN (SELECT status FROM webhooks WHERE id = deliveries.webhook_id) = 'active' THEN 'pending' ELSE 'scheduled' END,
+             due_at = ?2, reason = NULL, updated_at = ?2
+         WHERE id = ?1",
+        params![id, ms(now)],
+    )?;
+    w.woke = true;
+    get(w.conn, account, id)
+}
+
+pub fn purge(c: &Connection, cutoff: Timestamp, batch: u32) -> Result<u64> {
+    let ids: Vec<String> = c
+        .prepare_cached("SELECT id FROM deliveries WHERE status IN ('succeeded', 'dead', 'skipped') AND updated_at < ?1 ORDER BY updated_at LIMIT ?2")?
+        .query_map(params![ms(cutoff), batch], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    for id in &ids {
+        c.prepare_cached("DELETE FROM attempts WHERE delivery_id = ?1")?.execute([id])?;
+        c.prepare_cached("DELETE FROM deliveries WHERE id = ?1")?.execute([id])?;
+    }
+    c.execute(
+        "DELETE FROM events WHERE id IN (SELECT id FROM events e WHERE created_at < ?1
+             AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id) LIMIT ?2)",
+        params![ms(cutoff), batch],
+    )?;
+    c.execute("DELETE FROM idempotency_keys WHERE created_at < ?1", params![ms(cutoff)])?;
+    Ok(ids.len() as u64)
+}

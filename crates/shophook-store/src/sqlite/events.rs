@@ -1,0 +1,125 @@
+//! Storing events together with the deliveries they cause.
+
+use std::sync::Arc;
+
+use rusqlite::{Connection, OptionalExtension, params};
+use shophook_core::context::EventContext;
+use shophook_core::event::{Event, EventType};
+use shophook_core::plan::{self, DeliveryStatus};
+
+use super::writer::WriteCtx;
+use super::{accounts, corrupt, from_ms, ms, webhooks};
+use crate::{IngestOutcome, NewEvent, Result, StoredEvent, Target};
+
+/// A new delivery id: `dlv_` + ULID, so ids sort by creation time.
+pub fn delivery_id() -> String {
+    format!("dlv_{}", ulid::Ulid::new())
+}
+
+pub fn ingest(w: &mut WriteCtx<'_>, events: Vec<NewEvent>) -> Result<Vec<IngestOutcome>> {
+    events.into_iter().map(|e| ingest_one(w, e)).collect()
+}
+
+fn ingest_one(w: &mut WriteCtx<'_>, new: NewEvent) -> Result<IngestOutcome> {
+    let event = &new.event;
+    let Some(account) = accounts::cached(w, &event.account)? else {
+        return Ok(IngestOutcome::NoAccount);
+    };
+    if let Some(key) = &new.idempotency_key {
+        let seen: Option<(String, u32)> = w
+            .conn
+            .prepare_cached("SELECT event_id, deliveries FROM idempotency_keys WHERE account_id = ?1 AND key = ?2")?
+            .query_row([&event.account, key], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        if let Some((event_id, deliveries)) = seen {
+            return Ok(IngestOutcome::Replayed { event_id, deliveries });
+        }
+    }
+    let hooks = webhooks::entries(w, &event.account)?;
+    let now = event.created_at;
+    // (webhook id, status, due_at, held, claimed_by)
+    let mut planned: Vec<(&str, DeliveryStatus, i64, bool, Option<&str>)> = Vec::new();
+    match &new.target {
+        Target::Matching => {
+            let ctx = EventContext::new(event, &account.name);
+            for entry in hooks.iter() {
+                let hook = &entry.hook;
+                if plan::reaches(&hook.config, &entry.conditions, event, &ctx) {
+                    let s = plan::initial_state(hook.status, &hook.config, now);
+                    planned.push((&hook.id, s.status, ms(s.due_at), s.held, None));
+                }
+            }
+        }
+        Target::Only { webhook, node, lease_until } => {
+            let Some(entry) = hooks.iter().find(|e| &e.hook.id == webhook) else {
+                return Ok(IngestOutcome::NoWebhook);
+            };
+            planned.push((&entry.hook.id, DeliveryStatus::Pending, ms(*lease_until), false, Some(node)));
+        }
+    }
+    w.conn
+        .prepare_cached("INSERT INTO events (id, account_id, type, subject, created_at, envelope) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?
+        .execute(params![event.id, event.account, event.event_type.as_str(), event.subject, ms(now), &*new.envelope])?;
+    let mut ids = Vec::with_capacity(planned.len());
+    {
+        let mut insert = w.conn.prepare_cached(
+            "INSERT INTO deliveries (id, account_id, webhook_id, event_id, event_type, subject, status, held, due_at, claimed_by, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)",
+        )?;
+        for (webhook_id, status, due_at, held, claimed_by) in &planned {
+            let id = delivery_id();
+            insert.execute(params![
+                id,
+                event.account,
+                webhook_id,
+                event.id,
+                event.event_type.as_str(),
+                event.subject,
+                status.as_str(),
+                held,
+                due_at,
+                claimed_by,
+                ms(now)
+            ])?;
+            ids.push(id);
+        }
+    }
+    if planned.iter().any(|p| !p.3 && p.4.is_none()) {
+        w.woke = true;
+    }
+    if let Some(key) = &new.idempotency_key {
+        w.conn
+            .prepare_cached("INSERT INTO idempotency_keys (account_id, key, event_id, deliveries, created_at) VALUES (?1, ?2, ?3, ?4, ?5)")?
+            .execute(params![event.account, key, event.id, ids.len() as i64, ms(now)])?;
+    }
+    Ok(IngestOutcome::Stored { event_id: event.id.clone(), deliveries: ids })
+}
+
+/// Rebuilds an event from its stored row.
+pub fn stored_event(id: String, account: String, event_type: &str, subject: Option<String>, created_at: i64, envelope: String) -> Result<StoredEvent> {
+    let event_type = EventType::parse(event_type).ok_or_else(|| corrupt("event type", event_type))?;
+    let mut parsed: serde_json::Value = serde_json::from_str(&envelope).map_err(|e| corrupt("event envelope", e))?;
+    let data = parsed.get_mut("data").map(serde_json::Value::take).unwrap_or(serde_json::Value::Null);
+    Ok(StoredEvent {
+        event: Event { id, event_type, account, subject, created_at: from_ms(created_at), data },
+        envelope: Arc::from(envelope),
+    })
+}
+
+pub fn load(c: &Connection, id: &str) -> Result<Option<StoredEvent>> {
+    let row: Option<(String, String, String, Option<String>, i64, String)> = c
+        .prepare_cached("SELECT id, account_id, type, subject, created_at, envelope FROM events WHERE id = ?1")?
+        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))
+        .optional()?;
+    row.map(|(id, account, t, subject, at, env)| stored_event(id, account, &t, subject, at, env)).transpose()
+}
+
+pub fn get(c: &Connection, account: &str, id: &str) -> Result<Option<(StoredEvent, Vec<String>)>> {
+    let Some(ev) = load(c, id)? else { return Ok(None) };
+    if ev.event.account != account {
+        return Ok(None);
+    }
+    let mut stmt = c.prepare_cached("SELECT id FROM deliveries WHERE event_id = ?1 ORDER BY id")?;
+    let ids = stmt.query_map([id], |r| r.get(0))?.collect::<rusqlite::Result<Vec<String>>>()?;
+    Ok(Some((ev, ids)))
+}

@@ -1,0 +1,66 @@
+//! Versioned migrations, tracked in `PRAGMA user_version`.
+
+use rusqlite::Connection;
+
+/// Migration scripts, in order. Never edit a released one; append a new one.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
+CREATE TABLE accounts (
+    id TEXT PRIMARY KEY, doc TEXT NOT NULL,
+    created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL) STRICT;
+CREATE TABLE api_keys (
+    id TEXT PRIMARY KEY,
+    account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    hash TEXT NOT NULL UNIQUE, created_at INTEGER NOT NULL) STRICT;
+CREATE INDEX api_keys_by_account ON api_keys(account_id);
+CREATE TABLE webhooks (
+    id TEXT PRIMARY KEY,
+    account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    status TEXT NOT NULL, config TEXT NOT NULL,
+    secret TEXT NOT NULL, previous_secret TEXT, previous_secret_until INTEGER,
+    created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL) STRICT;
+CREATE INDEX webhooks_by_account ON webhooks(account_id);
+CREATE TABLE events (
+    id TEXT PRIMARY KEY, account_id TEXT NOT NULL, type TEXT NOT NULL, subject TEXT,
+    created_at INTEGER NOT NULL, envelope TEXT NOT NULL) STRICT;
+CREATE INDEX events_by_account ON events(account_id, created_at);
+CREATE TABLE idempotency_keys (
+    account_id TEXT NOT NULL, key TEXT NOT NULL, event_id TEXT NOT NULL,
+    deliveries INTEGER NOT NULL, created_at INTEGER NOT NULL,
+    PRIMARY KEY (account_id, key)) STRICT, WITHOUT ROWID;
+CREATE TABLE deliveries (
+    id TEXT PRIMARY KEY, account_id TEXT NOT NULL, webhook_id TEXT NOT NULL,
+    event_id TEXT NOT NULL, event_type TEXT NOT NULL, subject TEXT,
+    status TEXT NOT NULL, held INTEGER NOT NULL DEFAULT 0,
+    attempts INTEGER NOT NULL DEFAULT 0, due_at INTEGER, claimed_by TEXT,
+    created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
+    last_status_code INTEGER, last_error TEXT, reason TEXT) STRICT;
+CREATE INDEX deliveries_due ON deliveries(due_at)
+    WHERE held = 0 AND status IN ('scheduled', 'pending', 'failed');
+CREATE INDEX deliveries_by_account ON deliveries(account_id, id);
+CREATE INDEX deliveries_by_webhook ON deliveries(webhook_id, id);
+CREATE INDEX deliveries_by_event ON deliveries(event_id);
+CREATE INDEX deliveries_finished ON deliveries(updated_at)
+    WHERE status IN ('succeeded', 'dead', 'skipped');
+CREATE TABLE attempts (
+    id TEXT PRIMARY KEY, delivery_id TEXT NOT NULL, number INTEGER NOT NULL,
+    started_at INTEGER NOT NULL, duration_ms INTEGER NOT NULL,
+    request TEXT NOT NULL, response_status INTEGER, response TEXT, error TEXT) STRICT;
+CREATE INDEX attempts_by_delivery ON attempts(delivery_id);
+"#];
+
+/// The schema version this build expects.
+pub fn latest() -> i64 {
+    MIGRATIONS.len() as i64
+}
+
+/// Applies every migration newer than the database; returns (from, to).
+pub fn migrate(conn: &Connection) -> rusqlite::Result<(i64, i64)> {
+    let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        let version = i as i64 + 1;
+        conn.execute_batch(&format!("BEGIN IMMEDIATE; {sql}; PRAGMA user_version = {version}; COMMIT;"))?;
+        tracing::info!(version, "applied SQLite migration");
+    }
+    Ok((current, latest().max(current)))
+}
