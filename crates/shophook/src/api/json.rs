@@ -1,0 +1,64 @@
+//! JSON request bodies with the spec's errors: malformed JSON is a 400, a wrong
+//! type, a missing or an unknown field a 422 naming the field, an oversized body a
+//! 413, a non-JSON content type a 415. Never a 500.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::header::CONTENT_TYPE;
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+
+/// Largest accepted request body.
+pub const MAX_BODY: usize = 1 << 20;
+
+/// A JSON body; an empty body reads as `{}` when `T` allows it.
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let ct = req.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_ascii_lowercase);
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge(MAX_BODY)
+            } else {
+                ApiError::bad("unreadable_body", format!("the request body could not be read: {e}"))
+            }
+        })?;
+        let empty = bytes.iter().all(u8::is_ascii_whitespace);
+        if !empty {
+            match &ct {
+                Some(ct) if ct.starts_with("application/json") || ct.contains("+json") => {}
+                _ => return Err(ApiError::UnsupportedMediaType),
+            }
+        }
+        parse(if empty { b"{}" } else { &bytes }).map(ApiJson)
+    }
+}
+
+/// Parses JSON with the field path of any error.
+pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    match serde_path_to_error::deserialize::<_, T>(de) {
+        Ok(v) => Ok(v),
+        Err(err) => {
+            let path = err.path().to_string();
+            let inner = err.into_inner();
+            use serde_json::error::Category;
+            match inner.classify() {
+                Category::Syntax | Category::Eof | Category::Io => {
+                    Err(ApiError::bad("malformed_json", format!("the body is not valid JSON: {inner}")))
+                }
+                Category::Data => {
+                    let field = if path == "." { String::new() } else { path };
+                    let msg = inner.to_string();
+                    let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
+                    let code = if msg.starts_with("unknown field") { "unknown_field" } else { "invalid_field" };
+                    Err(ApiError::field(field, code, msg))
+                }
+            }
+        }
+    }
+}

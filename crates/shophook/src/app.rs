@@ -1,0 +1,147 @@
+//! Building and running the server: open the store, make sure an operator key
+//! exists, bind the listener, then run the HTTP API, the delivery worker and the
+//! retention purge until the shutdown token is cancelled.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use shophook_core::ssrf::TargetPolicy;
+use shophook_store::sqlite::SqliteStore;
+use shophook_store::{ADMIN_KEY_SETTING, Store};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::auth::KeyCache;
+use crate::clock::{Clock, SystemClock};
+use crate::config::{Database, ServeArgs};
+use crate::ids::{hash_key, new_id, new_key};
+use crate::worker::send::{Sender, SenderConfig};
+use crate::worker::{Worker, WorkerConfig};
+
+/// What every handler can reach.
+pub struct AppState {
+    /// The store.
+    pub store: Arc<dyn Store>,
+    /// The clock.
+    pub clock: Arc<dyn Clock>,
+    /// SHA-256 of the operator key.
+    pub admin_hash: String,
+    /// Account key cache.
+    pub keys: KeyCache,
+    /// The attempt sender (for test sends).
+    pub sender: Arc<Sender>,
+    /// This node's id (claims).
+    pub node: String,
+    /// Claim lease.
+    pub lease: Duration,
+}
+
+/// A built, not yet running server.
+pub struct App {
+    listener: TcpListener,
+    addr: SocketAddr,
+    state: Arc<AppState>,
+    worker: Arc<Worker>,
+    retention_days: u32,
+    generated_admin_key: Option<String>,
+}
+
+/// How long a claimed delivery stays claimed without an outcome: longer than any
+/// request may take, so only a dead node's work is ever taken over.
+pub const LEASE: Duration = Duration::from_secs(60);
+
+impl App {
+    /// Opens the database, applies migrations, prepares the operator key and binds.
+    pub async fn build(args: ServeArgs) -> anyhow::Result<App> {
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let store: Arc<dyn Store> = match Database::parse(&args.database).map_err(anyhow::Error::msg)? {
+            Database::Sqlite(path) => {
+                let store = tokio::task::spawn_blocking(move || SqliteStore::open(&path).with_context(|| format!("opening {}", path.display()))).await??;
+                Arc::new(store)
+            }
+        };
+        let (admin_hash, generated_admin_key) = admin_key(&*store, args.admin_key.as_deref()).await?;
+        // A single-node store: whatever a previous run had claimed was never
+        // finished (it crashed or was killed), so it is due again now.
+        let released = store.release_claims(None, clock.now()).await?;
+        if released > 0 {
+            tracing::info!(released, "released deliveries claimed by a previous run");
+        }
+        let sender = Arc::new(Sender::new(
+            SenderConfig {
+                policy: TargetPolicy { allow_private: args.allow_private_targets, allow_cidrs: args.allow_cidr.clone() },
+                retry: args.retry_schedule.clone(),
+                connect_timeout: args.connect_timeout,
+                request_timeout: args.request_timeout,
+                pool_per_host: args.webhook_concurrency,
+                jitter_seed: None,
+            },
+            clock.clone(),
+        )?);
+        let node = new_id("node");
+        let worker = Arc::new(Worker::new(
+            store.clone(),
+            sender.clone(),
+            clock.clone(),
+            node.clone(),
+            WorkerConfig {
+                concurrency: args.concurrency.max(1),
+                webhook_concurrency: args.webhook_concurrency.max(1),
+                lease: LEASE,
+                batch: 256,
+                grace: args.shutdown_grace,
+            },
+        ));
+        let listener = TcpListener::bind(args.listen).await.with_context(|| format!("cannot listen on {}", args.listen))?;
+        let addr = listener.local_addr()?;
+        let state = Arc::new(AppState { store, clock, admin_hash, keys: KeyCache::default(), sender, node, lease: LEASE });
+        Ok(App { listener, addr, state, worker, retention_days: args.retention_days, generated_admin_key })
+    }
+
+    /// The bound address (port 0 resolved).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The operator key generated on this first start, if one was.
+    pub fn generated_admin_key(&self) -> Option<&str> {
+        self.generated_admin_key.as_deref()
+    }
+
+    /// The shared state (for tests and tools).
+    pub fn state(&self) -> Arc<AppState> {
+        self.state.clone()
+    }
+
+    /// Serves until `shutdown` is cancelled; then stops accepting, finishes
+    /// in-flight requests and deliveries, and returns.
+    pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let router = crate::api::router(self.state.clone());
+        let worker = tokio::spawn(self.worker.clone().run(shutdown.clone()));
+        let retention = tokio::spawn(crate::retention::run(self.state.store.clone(), self.state.clock.clone(), self.retention_days, shutdown.clone()));
+        let server = axum::serve(self.listener, router).with_graceful_shutdown(shutdown.clone().cancelled_owned());
+        let served = server.await;
+        shutdown.cancel();
+        worker.await.ok();
+        retention.await.ok();
+        served.context("HTTP server failed")
+    }
+}
+
+async fn admin_key(store: &dyn Store, given: Option<&str>) -> anyhow::Result<(String, Option<String>)> {
+    if let Some(key) = given {
+        anyhow::ensure!(key.len() >= 16, "SHOPHOOK_ADMIN_KEY must be at least 16 characters");
+        return Ok((hash_key(key), None));
+    }
+    if let Some(hash) = store.setting(ADMIN_KEY_SETTING).await? {
+        return Ok((hash, None));
+    }
+    let key = new_key();
+    if store.init_setting(ADMIN_KEY_SETTING, &hash_key(&key)).await? {
+        return Ok((hash_key(&key), Some(key)));
+    }
+    let hash = store.setting(ADMIN_KEY_SETTING).await?.context("operator key setting vanished")?;
+    Ok((hash, None))
+}

@@ -1,0 +1,143 @@
+//! Command-line flags; every `serve` flag is also a `SHOPHOOK_*` environment variable.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use ipnet::IpNet;
+use shophook_core::retry::{DEFAULT_SCHEDULE, RetrySchedule, parse_duration};
+
+/// shophook: reliable, signed webhooks for shops and sales CRMs.
+#[derive(Debug, Parser)]
+#[command(name = "shophook", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP API and the delivery workers.
+    Serve(ServeArgs),
+    /// Apply database schema migrations and exit (serve does this too).
+    Migrate(MigrateArgs),
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Pretty,
+    /// One JSON object per line.
+    Json,
+}
+
+/// `shophook serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "SHOPHOOK_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Database URL: sqlite://FILE (default) or postgres://…
+    #[arg(long, env = "SHOPHOOK_DATABASE", default_value = "sqlite://shophook.db")]
+    pub database: String,
+    /// Allow deliveries to loopback, private and other special addresses (development, tests).
+    #[arg(long, env = "SHOPHOOK_ALLOW_PRIVATE_TARGETS")]
+    pub allow_private_targets: bool,
+    /// Allow deliveries to this range even if it is private (repeatable; comma-separated in the env var).
+    #[arg(long, env = "SHOPHOOK_ALLOW_CIDR", value_delimiter = ',')]
+    pub allow_cidr: Vec<IpNet>,
+    /// Purge finished deliveries and their attempts after this many days.
+    #[arg(long, env = "SHOPHOOK_RETENTION_DAYS", default_value_t = 30)]
+    pub retention_days: u32,
+    /// The operator key. If unset, one is generated on first start, printed once and stored hashed.
+    #[arg(long, env = "SHOPHOOK_ADMIN_KEY", hide_env_values = true)]
+    pub admin_key: Option<String>,
+    /// Delays between attempts, e.g. `5s,5m,30m,2h,5h,10h,10h` (after the last one a delivery is dead).
+    #[arg(long, env = "SHOPHOOK_RETRY_SCHEDULE", default_value = DEFAULT_SCHEDULE, value_parser = RetrySchedule::parse)]
+    pub retry_schedule: RetrySchedule,
+    /// Most requests in flight at once, over all webhooks.
+    #[arg(long, env = "SHOPHOOK_CONCURRENCY", default_value_t = 256)]
+    pub concurrency: usize,
+    /// Most requests in flight at once to one webhook.
+    #[arg(long, env = "SHOPHOOK_WEBHOOK_CONCURRENCY", default_value_t = 64)]
+    pub webhook_concurrency: usize,
+    /// Connect timeout of a delivery request.
+    #[arg(long, env = "SHOPHOOK_CONNECT_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
+    pub connect_timeout: Duration,
+    /// Whole-request timeout of a delivery request.
+    #[arg(long, env = "SHOPHOOK_REQUEST_TIMEOUT", default_value = "15s", value_parser = parse_duration)]
+    pub request_timeout: Duration,
+    /// On shutdown, how long in-flight deliveries may finish before they are released.
+    #[arg(long, env = "SHOPHOOK_SHUTDOWN_GRACE", default_value = "15s", value_parser = parse_duration)]
+    pub shutdown_grace: Duration,
+    /// Log format.
+    #[arg(long, env = "SHOPHOOK_LOG_FORMAT", value_enum, default_value = "pretty")]
+    pub log_format: LogFormat,
+}
+
+/// `shophook migrate`.
+#[derive(Debug, Clone, Args)]
+pub struct MigrateArgs {
+    /// Database URL: sqlite://FILE or postgres://…
+    #[arg(long, env = "SHOPHOOK_DATABASE", default_value = "sqlite://shophook.db")]
+    pub database: String,
+}
+
+/// A parsed `--database`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Database {
+    /// An SQLite file.
+    Sqlite(PathBuf),
+}
+
+impl Database {
+    /// Parses `sqlite://FILE`, `sqlite:FILE`.
+    pub fn parse(url: &str) -> Result<Database, String> {
+        if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+            if path.is_empty() {
+                return Err("`--database sqlite://` needs a file name, e.g. sqlite://shophook.db".into());
+            }
+            return Ok(Database::Sqlite(PathBuf::from(path)));
+        }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Err("this build stores data in SQLite only; the PostgreSQL backend is not part of it yet (use sqlite://FILE)".into());
+        }
+        Err(format!("`{url}` is not a database URL; use sqlite://FILE"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults() {
+        let cli = Cli::try_parse_from(["shophook", "serve"]).unwrap();
+        let Command::Serve(a) = cli.command else { panic!("serve") };
+        assert_eq!(a.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(Database::parse(&a.database).unwrap(), Database::Sqlite("shophook.db".into()));
+        assert_eq!(a.retention_days, 30);
+        assert!(!a.allow_private_targets);
+        assert_eq!(a.retry_schedule, RetrySchedule::default());
+    }
+
+    #[test]
+    fn flags() {
+        let cli = Cli::try_parse_from([
+            "shophook", "serve", "--listen", "127.0.0.1:0", "--allow-cidr", "10.0.0.0/8", "--allow-cidr", "192.168.1.0/24",
+            "--allow-private-targets", "--retry-schedule", "10ms,20ms", "--retention-days", "7",
+        ])
+        .unwrap();
+        let Command::Serve(a) = cli.command else { panic!("serve") };
+        assert_eq!(a.allow_cidr.len(), 2);
+        assert!(a.allow_private_targets);
+        assert_eq!(a.retry_schedule.max_attempts(), 3);
+        assert!(Cli::try_parse_from(["shophook", "serve", "--allow-cidr", "nope"]).is_err());
+        assert!(Database::parse("mysql://x").is_err());
+        assert!(Database::parse("sqlite://").is_err());
+    }
+}

@@ -1,0 +1,276 @@
+//! Delivery workers: claim due deliveries in batches, send them concurrently within
+//! global and per-webhook bounds, record each outcome.
+//!
+//! The loop sleeps until the store signals new work (an insert wakes it at once),
+//! the next retry falls due, or an in-flight delivery finishes. A webhook at its
+//! concurrency limit is left out of the next claim, so one slow receiver holds at
+//! most `webhook_concurrency` slots and never starves the others. On shutdown it
+//! stops claiming, lets in-flight attempts finish within the grace period, then
+//! releases whatever is left so it is sent again (at least once, never lost).
+
+pub mod guard;
+pub mod send;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use jiff::{SignedDuration, Timestamp};
+use shophook_core::plan::DeliveryStatus;
+use shophook_core::schedule::next_open;
+use shophook_core::webhook::WebhookStatus;
+use shophook_store::{Claim, ClaimedDelivery, DeliveryUpdate, NextState, Store};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use crate::clock::Clock;
+use send::Sender;
+
+/// Worker settings.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// Requests in flight, all webhooks together.
+    pub concurrency: usize,
+    /// Requests in flight to one webhook.
+    pub webhook_concurrency: usize,
+    /// A claimed delivery is due again after this if its node never records it.
+    pub lease: Duration,
+    /// Most deliveries claimed at once.
+    pub batch: u32,
+    /// How long in-flight work may finish on shutdown.
+    pub grace: Duration,
+}
+
+/// The delivery worker of one node.
+pub struct Worker {
+    store: Arc<dyn Store>,
+    sender: Arc<Sender>,
+    clock: Arc<dyn Clock>,
+    node: String,
+    cfg: WorkerConfig,
+    slots: Arc<Semaphore>,
+    per_webhook: Arc<Mutex<HashMap<String, usize>>>,
+}
+
+/// Releases a webhook's in-flight count when dropped.
+struct WebhookSlot {
+    map: Arc<Mutex<HashMap<String, usize>>>,
+    webhook: String,
+}
+
+impl Drop for WebhookSlot {
+    fn drop(&mut self) {
+        if let Ok(mut m) = self.map.lock() {
+            if let Some(n) = m.get_mut(&self.webhook) {
+                *n -= 1;
+                if *n == 0 {
+                    m.remove(&self.webhook);
+                }
+            }
+        }
+    }
+}
+
+impl Worker {
+    /// A worker for `node`.
+    pub fn new(store: Arc<dyn Store>, sender: Arc<Sender>, clock: Arc<dyn Clock>, node: String, cfg: WorkerConfig) -> Worker {
+        let slots = Arc::new(Semaphore::new(cfg.concurrency));
+        Worker { store, sender, clock, node, cfg, slots, per_webhook: Arc::new(Mutex::new(HashMap::new())) }
+    }
+
+    fn saturated(&self) -> Vec<String> {
+        self.per_webhook
+            .lock()
+            .map(|m| m.iter().filter(|(_, n)| **n >= self.cfg.webhook_concurrency).map(|(k, _)| k.clone()).collect())
+            .unwrap_or_default()
+    }
+
+    fn take_webhook_slot(&self, webhook: &str) -> WebhookSlot {
+        if let Ok(mut m) = self.per_webhook.lock() {
+            *m.entry(webhook.to_string()).or_insert(0) += 1;
+        }
+        WebhookSlot { map: self.per_webhook.clone(), webhook: webhook.to_string() }
+    }
+
+    /// Claims what is due now, as many as free slots allow; returns the claimed
+    /// deliveries with their slots, and whether the claim was full (more may wait).
+    async fn claim(&self) -> Result<(Vec<(ClaimedDelivery, OwnedSemaphorePermit)>, bool), shophook_store::StoreError> {
+        let free = self.slots.available_permits().min(self.cfg.batch as usize);
+        if free == 0 {
+            return Ok((Vec::new(), false));
+        }
+        let now = self.clock.now();
+        let lease_until = now.checked_add(SignedDuration::try_from(self.cfg.lease).unwrap_or(SignedDuration::from_secs(60))).unwrap_or(now);
+        let claimed = self
+            .store
+            .claim_due(Claim { node: self.node.clone(), now, lease_until, limit: free as u32, skip_webhooks: self.saturated() })
+            .await?;
+        let full = claimed.len() == free;
+        let mut out = Vec::with_capacity(claimed.len());
+        for d in claimed {
+            let permit = self.slots.clone().try_acquire_owned().expect("claimed no more than the free slots, and only this loop takes slots");
+            out.push((d, permit));
+        }
+        Ok((out, full))
+    }
+
+    /// Claims and delivers one batch, waiting for every attempt to be recorded.
+    /// Returns how many deliveries were handled. (The loop in [`Worker::run`] does
+    /// the same without waiting; tests and tools can drive the worker step by step.)
+    pub async fn run_once(self: &Arc<Self>) -> Result<usize, shophook_store::StoreError> {
+        let (batch, _) = self.claim().await?;
+        let n = batch.len();
+        let mut set = JoinSet::new();
+        for (d, permit) in batch {
+            let me = self.clone();
+            set.spawn(async move { me.handle(d, permit).await });
+        }
+        while set.join_next().await.is_some() {}
+        Ok(n)
+    }
+
+    /// Runs until `shutdown` is cancelled, then drains and releases.
+    pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
+        let signal = self.store.work_signal();
+        let mut tasks: JoinSet<()> = JoinSet::new();
+        tracing::info!(node = %self.node, concurrency = self.cfg.concurrency, webhook_concurrency = self.cfg.webhook_concurrency, "delivery worker started");
+        loop {
+            if shutdown.is_cancelled() {
+                break;
+            }
+            while tasks.try_join_next().is_some() {}
+            let full = match self.claim().await {
+                Ok((batch, full)) => {
+                    for (d, permit) in batch {
+                        let me = self.clone();
+                        tasks.spawn(async move { me.handle(d, permit).await });
+                    }
+                    full
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot claim deliveries; retrying in 1 s");
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                        _ = shutdown.cancelled() => break,
+                    }
+                    continue;
+                }
+            };
+            if full {
+                continue;
+            }
+            let wait = self.until_next_due().await;
+            tokio::select! {
+                _ = signal.notified() => {}
+                _ = tokio::time::sleep(wait) => {}
+                Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+                _ = shutdown.cancelled() => break,
+            }
+        }
+        self.drain(tasks).await;
+    }
+
+    async fn until_next_due(&self) -> Duration {
+        const IDLE: Duration = Duration::from_secs(30);
+        match self.store.next_due_at().await {
+            Ok(Some(at)) => {
+                let now = self.clock.now();
+                let wait = at.duration_since(now);
+                if wait.is_negative() {
+                    // Due but not claimable (its webhook is saturated): wait for a
+                    // finished attempt, or re-check shortly.
+                    Duration::from_millis(50)
+                } else {
+                    Duration::try_from(wait).unwrap_or(IDLE).min(IDLE)
+                }
+            }
+            Ok(None) => IDLE,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the next due time");
+                Duration::from_secs(1)
+            }
+        }
+    }
+
+    async fn drain(&self, mut tasks: JoinSet<()>) {
+        let in_flight = tasks.len();
+        if in_flight > 0 {
+            tracing::info!(in_flight, grace_s = self.cfg.grace.as_secs(), "shutting down: letting in-flight deliveries finish");
+        }
+        let finished = tokio::time::timeout(self.cfg.grace, async { while tasks.join_next().await.is_some() {} }).await;
+        if finished.is_err() {
+            tracing::warn!(left = tasks.len(), "grace period over; releasing unfinished deliveries for a later attempt");
+            tasks.abort_all();
+            while tasks.join_next().await.is_some() {}
+        }
+        match self.store.release_claims(Some(&self.node), self.clock.now()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(released = n, "released claimed deliveries"),
+            Err(e) => tracing::warn!(error = %e, "could not release claims; they become due when their lease ends"),
+        }
+        tracing::info!("delivery worker stopped");
+    }
+
+    async fn handle(&self, d: ClaimedDelivery, permit: OwnedSemaphorePermit) {
+        let span = tracing::info_span!("delivery", account = %d.webhook.account_id, webhook = %d.webhook.id, delivery = %d.id, event = %d.event.event.id, attempt = d.attempts + 1);
+        async {
+            let update = self.process(&d).await;
+            let next = update.next.clone();
+            if let Err(e) = self.store.record(vec![update]).await {
+                // Not recorded: the claim's lease runs out and the delivery is sent
+                // again — a duplicate at worst, never a loss.
+                tracing::error!(error = %e, "could not record the outcome; the delivery will be retried after its lease");
+                return;
+            }
+            match next {
+                NextState::Succeeded => tracing::debug!("delivered"),
+                NextState::Retry(at) => tracing::info!(retry_at = %at, "attempt failed; will retry"),
+                NextState::Dead(reason) => tracing::warn!(%reason, "delivery dead"),
+                NextState::Skipped(reason) => tracing::info!(%reason, "delivery skipped"),
+                NextState::Defer(at) => tracing::debug!(until = %at, "deferred"),
+            }
+        }
+        .instrument(span)
+        .await;
+        drop(permit);
+    }
+
+    /// Decides and, if it is time, sends one claimed delivery.
+    async fn process(&self, d: &ClaimedDelivery) -> DeliveryUpdate {
+        let now = self.clock.now();
+        let update = |next| DeliveryUpdate { delivery_id: d.id.clone(), attempt: None, next, now };
+        let hook = &d.webhook;
+        if hook.status != WebhookStatus::Active {
+            return update(NextState::Defer(now));
+        }
+        if let Some(s) = &hook.config.schedule {
+            let open = next_open(s, now);
+            if open > now {
+                return update(NextState::Defer(open));
+            }
+        }
+        if d.status == DeliveryStatus::Scheduled && d.attempts == 0 && !hook.config.conditions.is_empty() {
+            if let Some(reason) = conditions_no_longer_hold(d) {
+                return update(NextState::Skipped(reason));
+            }
+        }
+        let _slot = self.take_webhook_slot(&hook.id);
+        let outcome = self.sender.attempt(d).await;
+        DeliveryUpdate { delivery_id: d.id.clone(), attempt: Some(outcome.attempt), next: outcome.next, now: self.clock.now() }
+    }
+}
+
+/// After a delay, the conditions are checked again; the first that fails is the
+/// reason the delivery is skipped.
+fn conditions_no_longer_hold(d: &ClaimedDelivery) -> Option<String> {
+    let ctx = shophook_core::context::EventContext::new(&d.event.event, &d.account_name).with_webhook(&d.webhook.id, &d.webhook.config.name).with_delivery(&d.id);
+    let compiled = d.webhook.config.compiled_conditions().ok()?;
+    compiled.iter().find(|c| !c.holds(&ctx)).map(|c| format!("condition no longer holds: {}", c.describe()))
+}
+
+/// When a lease ends: the timestamp `lease` after `now`.
+pub fn lease_end(now: Timestamp, lease: Duration) -> Timestamp {
+    now.checked_add(SignedDuration::try_from(lease).unwrap_or(SignedDuration::from_secs(60))).unwrap_or(now)
+}

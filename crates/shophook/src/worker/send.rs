@@ -1,0 +1,290 @@
+//! One attempt of one delivery: render, sign, send, read a capped response, and
+//! decide the next state. Shared by the dispatcher and by "send test" in the API.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rand::{Rng, SeedableRng, rngs::StdRng};
+use shophook_core::render::{OutgoingRequest, RenderInput, render_request};
+use shophook_core::retry::RetrySchedule;
+use shophook_core::signing::Secret;
+use shophook_core::ssrf::{Refused, TargetPolicy};
+use shophook_store::{Attempt, ClaimedDelivery, NextState, RequestRecord, ResponseRecord};
+
+use super::guard::{GuardedResolver, check_literal};
+use crate::clock::Clock;
+
+/// Response bodies are kept up to this size.
+pub const MAX_RESPONSE_BODY: usize = 64 * 1024;
+
+/// Sender settings.
+#[derive(Debug, Clone)]
+pub struct SenderConfig {
+    /// Which destination addresses are allowed.
+    pub policy: TargetPolicy,
+    /// Delays between attempts.
+    pub retry: RetrySchedule,
+    /// Connect timeout.
+    pub connect_timeout: Duration,
+    /// Whole-request timeout.
+    pub request_timeout: Duration,
+    /// Idle connections kept per host.
+    pub pool_per_host: usize,
+    /// Seed of the retry jitter (fixed in tests for repeatable schedules).
+    pub jitter_seed: Option<u64>,
+}
+
+/// Sends attempts.
+pub struct Sender {
+    client: reqwest::Client,
+    policy: Arc<TargetPolicy>,
+    retry: RetrySchedule,
+    clock: Arc<dyn Clock>,
+    jitter: Mutex<StdRng>,
+    request_timeout: Duration,
+}
+
+/// The result of one attempt.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// The attempt record.
+    pub attempt: Attempt,
+    /// Where the delivery goes next.
+    pub next: NextState,
+}
+
+/// A failure before a response arrived.
+#[derive(Debug)]
+enum SendError {
+    Refused(Refused),
+    Other(String),
+}
+
+impl Sender {
+    /// A sender with a pooled, keep-alive HTTP client that never follows redirects
+    /// and never uses a proxy.
+    pub fn new(cfg: SenderConfig, clock: Arc<dyn Clock>) -> anyhow::Result<Sender> {
+        let policy = Arc::new(cfg.policy);
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .connect_timeout(cfg.connect_timeout)
+            .timeout(cfg.request_timeout)
+            .pool_max_idle_per_host(cfg.pool_per_host)
+            .pool_idle_timeout(Duration::from_secs(60))
+            .tcp_nodelay(true)
+            .dns_resolver(Arc::new(GuardedResolver::new(policy.clone())))
+            .build()?;
+        let rng = match cfg.jitter_seed {
+            Some(seed) => StdRng::seed_from_u64(seed),
+            None => StdRng::from_entropy(),
+        };
+        Ok(Sender { client, policy, retry: cfg.retry, clock, jitter: Mutex::new(rng), request_timeout: cfg.request_timeout })
+    }
+
+    fn jitter(&self) -> f64 {
+        self.jitter.lock().map(|mut r| r.gen_range(-1.0..=1.0)).unwrap_or(0.0)
+    }
+
+    /// Makes one attempt of `d` and decides what happens next.
+    pub async fn attempt(&self, d: &ClaimedDelivery) -> Outcome {
+        let now = self.clock.now();
+        let number = d.attempts + 1;
+        let hook = &d.webhook;
+        let mut secrets = Vec::with_capacity(2);
+        match Secret::parse(&hook.secret) {
+            Ok(s) => secrets.push(s),
+            Err(e) => return self.failed_before_send(d, number, format!("the webhook's secret is unusable: {e}"), true),
+        }
+        if let (Some(prev), Some(until)) = (&hook.previous_secret, hook.previous_secret_until) {
+            if until > now {
+                if let Ok(s) = Secret::parse(prev) {
+                    secrets.push(s);
+                }
+            }
+        }
+        let secret_refs: Vec<&Secret> = secrets.iter().collect();
+        let rendered = render_request(&RenderInput {
+            config: &hook.config,
+            event: &d.event.event,
+            envelope: &d.event.envelope,
+            account_name: &d.account_name,
+            webhook_id: &hook.id,
+            delivery_id: &d.id,
+            secrets: &secret_refs,
+            timestamp: now.as_second(),
+            user_agent: crate::USER_AGENT,
+        });
+        let req = match rendered {
+            Ok(r) => r,
+            Err(e) => return self.failed_before_send(d, number, e.to_string(), true),
+        };
+        let started = Instant::now();
+        let result = self.send(&req).await;
+        let duration_ms = started.elapsed().as_millis().min(u128::from(u32::MAX)) as u32;
+        let request = RequestRecord {
+            method: req.method.as_str().to_string(),
+            url: req.url.clone(),
+            headers: req.headers.iter().map(|(k, v)| (k.clone(), mask(k, v))).collect(),
+            body: (!Arc::ptr_eq(&req.body, &d.event.envelope)).then(|| req.body.to_string()),
+        };
+        let (response, error) = match result {
+            Ok(resp) => {
+                let ok = if hook.config.expect_status.is_empty() {
+                    (200..300).contains(&resp.status)
+                } else {
+                    hook.config.expect_status.contains(&resp.status)
+                };
+                let error = (!ok).then(|| unexpected_status(resp.status, &hook.config.expect_status));
+                (Some(resp), error)
+            }
+            Err(SendError::Refused(r)) => (None, Some(format!("refused: {r}"))),
+            Err(SendError::Other(m)) => (None, Some(m)),
+        };
+        let next = match (&response, &error) {
+            (_, None) => NextState::Succeeded,
+            (Some(r), Some(_)) if r.status == 410 => NextState::Dead("the receiver answered 410 Gone".into()),
+            _ => self.retry_or_dead(number, now),
+        };
+        let attempt = Attempt {
+            id: crate::ids::new_id("att"),
+            number,
+            started_at: now,
+            duration_ms,
+            request,
+            response,
+            error,
+        };
+        Outcome { attempt, next }
+    }
+
+    fn retry_or_dead(&self, number: u32, now: jiff::Timestamp) -> NextState {
+        match self.retry.next_attempt_at(number, now, self.jitter()) {
+            Some(at) => NextState::Retry(at),
+            None => NextState::Dead(format!("gave up after {number} attempts")),
+        }
+    }
+
+    fn failed_before_send(&self, d: &ClaimedDelivery, number: u32, error: String, fatal: bool) -> Outcome {
+        let now = self.clock.now();
+        let next = if fatal { NextState::Dead(error.clone()) } else { self.retry_or_dead(number, now) };
+        Outcome {
+            attempt: Attempt {
+                id: crate::ids::new_id("att"),
+                number,
+                started_at: now,
+                duration_ms: 0,
+                request: RequestRecord { method: d.webhook.config.method.as_str().into(), url: d.webhook.config.url.clone(), headers: vec![], body: None },
+                response: None,
+                error: Some(error),
+            },
+            next,
+        }
+    }
+
+    async fn send(&self, req: &OutgoingRequest) -> Result<ResponseRecord, SendError> {
+        let url = url::Url::parse(&req.url).map_err(|e| SendError::Other(format!("the URL `{}` is invalid after filling placeholders: {e}", req.url)))?;
+        check_literal(&url, &self.policy).map_err(SendError::Refused)?;
+        let method = reqwest::Method::from_bytes(req.method.as_str().as_bytes()).map_err(|e| SendError::Other(e.to_string()))?;
+        let mut builder = self.client.request(method, url);
+        for (k, v) in &req.headers {
+            builder = builder.header(k, v);
+        }
+        if !req.body.is_empty() {
+            builder = builder.body(bytes_of(&req.body));
+        }
+        let mut resp = builder.send().await.map_err(|e| self.classify(e))?;
+        let status = resp.status().as_u16();
+        let headers = resp
+            .headers()
+            .iter()
+            .take(100)
+            .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .collect();
+        let mut body = Vec::new();
+        while body.len() < MAX_RESPONSE_BODY {
+            match resp.chunk().await {
+                Ok(Some(chunk)) => body.extend_from_slice(&chunk[..chunk.len().min(MAX_RESPONSE_BODY - body.len())]),
+                Ok(None) => break,
+                // The status is what counts; a body cut short by a timeout or a reset is kept as far as it came.
+                Err(_) => break,
+            }
+        }
+        Ok(ResponseRecord { status, headers, body: String::from_utf8_lossy(&body).into_owned() })
+    }
+
+    fn classify(&self, e: reqwest::Error) -> SendError {
+        let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+        while let Some(s) = source {
+            if let Some(r) = s.downcast_ref::<Refused>() {
+                return SendError::Refused(*r);
+            }
+            source = s.source();
+        }
+        if e.is_timeout() {
+            return SendError::Other(format!("timed out (connect limit or the {} s request limit)", self.request_timeout.as_secs()));
+        }
+        let mut msg = e.to_string();
+        let mut source = std::error::Error::source(&e);
+        while let Some(s) = source {
+            msg.push_str(": ");
+            msg.push_str(&s.to_string());
+            source = s.source();
+        }
+        if e.is_connect() {
+            return SendError::Other(format!("could not connect: {msg}"));
+        }
+        SendError::Other(msg)
+    }
+}
+
+fn bytes_of(body: &Arc<str>) -> bytes::Bytes {
+    bytes::Bytes::from_owner(ArcBytes(body.clone()))
+}
+
+struct ArcBytes(Arc<str>);
+impl AsRef<[u8]> for ArcBytes {
+    fn as_ref(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
+fn unexpected_status(status: u16, expected: &[u16]) -> String {
+    if expected.is_empty() {
+        format!("the receiver answered {status}; any 2xx counts as success")
+    } else {
+        let list: Vec<String> = expected.iter().map(u16::to_string).collect();
+        format!("the receiver answered {status}; expected one of {}", list.join(", "))
+    }
+}
+
+/// Header values that carry credentials are not kept in history.
+pub fn mask(name: &str, value: &str) -> String {
+    let n = name.to_ascii_lowercase();
+    let secretish = ["authorization", "cookie", "api-key", "apikey", "token", "secret", "password", "signature-key"];
+    if n != "webhook-signature" && secretish.iter().any(|s| n.contains(s)) {
+        let keep: String = value.chars().take(4).collect();
+        format!("{keep}… (masked)")
+    } else {
+        value.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masking() {
+        assert_eq!(mask("Authorization", "Bearer abcdef"), "Bear… (masked)");
+        assert_eq!(mask("X-Api-Key", "k123456"), "k123… (masked)");
+        assert_eq!(mask("webhook-signature", "v1,abc"), "v1,abc");
+        assert_eq!(mask("X-Shop", "a"), "a");
+    }
+
+    #[test]
+    fn status_messages() {
+        assert_eq!(unexpected_status(500, &[]), "the receiver answered 500; any 2xx counts as success");
+        assert_eq!(unexpected_status(200, &[201, 202]), "the receiver answered 200; expected one of 201, 202");
+    }
+}
