@@ -231,6 +231,7 @@ pub struct Delivery {
     /// `dlv_` + ULID.
     pub id: String,
     /// Account.
+    #[serde(rename = "account")]
     pub account_id: String,
     /// Webhook.
     pub webhook_id: String,
@@ -245,6 +246,7 @@ pub struct Delivery {
     /// Whether it waits for its webhook to be resumed.
     pub held: bool,
     /// Attempts made.
+    #[serde(rename = "attempt_count")]
     pub attempts: u32,
     /// When the next attempt is due, for waiting deliveries.
     pub next_attempt_at: Option<Timestamp>,

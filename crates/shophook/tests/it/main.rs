@@ -1,0 +1,7 @@
+//! Integration tests: the real server over HTTP, a real receiver on 127.0.0.1.
+//! One test binary (see rust-analyzer's "one tests/it"), one module per feature.
+
+mod support;
+
+mod delivery;
+mod restart;

@@ -1,0 +1,341 @@
+//! Test support: `TestApp` (the server in-process on port 0 with a temp SQLite file),
+//! `TestReceiver` (records requests, answers with scripted statuses), and
+//! `ServerProcess` (the real binary as a child process, for signal tests).
+//! Waiting is on signals with a timeout, never on fixed sleeps.
+
+#![allow(dead_code)]
+
+use std::collections::VecDeque;
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use clap::Parser;
+use serde_json::{Value, json};
+use shophook::app::App;
+use shophook::config::{Cli, Command as Sub};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+pub const ADMIN_KEY: &str = "test-operator-key-0123456789";
+pub const WAIT: Duration = Duration::from_secs(20);
+
+/// A running server.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub client: reqwest::Client,
+    pub dir: Arc<tempfile::TempDir>,
+    shutdown: CancellationToken,
+    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+impl TestApp {
+    /// A server allowing loopback targets, with a fast retry schedule.
+    pub async fn spawn() -> TestApp {
+        Self::spawn_with(&["--allow-private-targets", "--retry-schedule", "50ms,50ms,50ms"]).await
+    }
+
+    /// A server with extra `serve` flags.
+    pub async fn spawn_with(extra: &[&str]) -> TestApp {
+        let dir = Arc::new(tempfile::tempdir().expect("tempdir"));
+        Self::spawn_in(dir, extra).await
+    }
+
+    /// A server on the database in `dir` (restarts reuse it).
+    pub async fn spawn_in(dir: Arc<tempfile::TempDir>, extra: &[&str]) -> TestApp {
+        let db = format!("sqlite://{}", dir.path().join("shophook.db").display());
+        let mut args = vec!["shophook", "serve", "--listen", "127.0.0.1:0", "--database", &db, "--admin-key", ADMIN_KEY, "--shutdown-grace", "2s"];
+        args.extend_from_slice(extra);
+        let Sub::Serve(serve) = Cli::parse_from(args).command else { unreachable!("serve") };
+        let app = App::build(serve).await.expect("server builds");
+        let addr = app.addr();
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(app.run(shutdown.clone()));
+        TestApp { addr, client: reqwest::Client::new(), dir, shutdown, task: Some(task) }
+    }
+
+    /// Graceful stop; returns when the server has finished.
+    pub async fn stop(mut self) {
+        self.shutdown.cancel();
+        if let Some(t) = self.task.take() {
+            t.await.expect("server task").expect("server ran");
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// A request with a bearer key.
+    pub async fn call(&self, method: Method, path: &str, key: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let mut req = self.client.request(method, self.url(path)).bearer_auth(key);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("request sent");
+        let status = resp.status();
+        let text = resp.text().await.unwrap_or_default();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    pub async fn admin(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        self.call(method, path, ADMIN_KEY, body).await
+    }
+
+    /// Creates an account and returns an account key for it.
+    pub async fn account(&self, id: &str) -> String {
+        let (s, _) = self.admin(Method::POST, "/v1/accounts", Some(json!({"id": id, "name": id.to_uppercase()}))).await;
+        assert_eq!(s, StatusCode::CREATED);
+        let (s, key) = self.admin(Method::POST, &format!("/v1/accounts/{id}/keys"), None).await;
+        assert_eq!(s, StatusCode::CREATED);
+        key["key"].as_str().expect("key").to_string()
+    }
+
+    /// Creates a webhook; returns its JSON.
+    pub async fn webhook(&self, account: &str, body: Value) -> Value {
+        let (s, v) = self.admin(Method::POST, &format!("/v1/accounts/{account}/webhooks"), Some(body)).await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+        v
+    }
+
+    /// Posts an event; returns its id.
+    pub async fn event(&self, account: &str, body: Value) -> String {
+        let (s, v) = self.admin(Method::POST, &format!("/v1/accounts/{account}/events"), Some(body)).await;
+        assert_eq!(s, StatusCode::ACCEPTED, "{v}");
+        v["id"].as_str().expect("event id").to_string()
+    }
+
+    pub async fn deliveries(&self, account: &str, query: &str) -> Vec<Value> {
+        let (s, v) = self.admin(Method::GET, &format!("/v1/accounts/{account}/deliveries?{query}"), None).await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        v["data"].as_array().cloned().unwrap_or_default()
+    }
+
+    pub async fn delivery(&self, account: &str, id: &str) -> Value {
+        let (s, v) = self.admin(Method::GET, &format!("/v1/accounts/{account}/deliveries/{id}"), None).await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        v
+    }
+
+    /// Waits until the delivery reaches `status` (polling the API on a short tick,
+    /// bounded by a generous timeout; no fixed sleeps decide the outcome).
+    pub async fn wait_status(&self, account: &str, id: &str, status: &str) -> Value {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let d = self.delivery(account, id).await;
+            if d["status"] == status {
+                return d;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "delivery {id} never became {status}: {d}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+/// One request the receiver got.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub method: String,
+    pub uri: String,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+    pub answered: u16,
+}
+
+impl Received {
+    pub fn header(&self, name: &str) -> &str {
+        self.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
+    }
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).expect("JSON body")
+    }
+}
+
+#[derive(Default)]
+struct Script {
+    statuses: VecDeque<u16>,
+    default: u16,
+}
+
+struct ReceiverState {
+    got: Mutex<Vec<Received>>,
+    script: Mutex<Script>,
+    count: watch::Sender<usize>,
+}
+
+/// A local HTTP receiver on 127.0.0.1:0.
+pub struct TestReceiver {
+    pub addr: SocketAddr,
+    state: Arc<ReceiverState>,
+    shutdown: CancellationToken,
+}
+
+async fn receive(State(s): State<Arc<ReceiverState>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> StatusCode {
+    let answered = {
+        let mut script = s.script.lock().unwrap();
+        let d = script.default;
+        script.statuses.pop_front().unwrap_or(d)
+    };
+    s.got.lock().unwrap().push(Received { method: method.to_string(), uri: uri.to_string(), headers, body, answered });
+    s.count.send_modify(|n| *n += 1);
+    StatusCode::from_u16(answered).unwrap()
+}
+
+impl TestReceiver {
+    /// Answers 200 to everything.
+    pub async fn start() -> TestReceiver {
+        Self::with_script(&[]).await
+    }
+
+    /// Answers with `statuses` in order, then 200.
+    pub async fn with_script(statuses: &[u16]) -> TestReceiver {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let state = Arc::new(ReceiverState {
+            got: Mutex::new(Vec::new()),
+            script: Mutex::new(Script { statuses: statuses.iter().copied().collect(), default: 200 }),
+            count: watch::channel(0).0,
+        });
+        let router = axum::Router::new().fallback(receive).with_state(state.clone());
+        let shutdown = CancellationToken::new();
+        let token = shutdown.clone();
+        tokio::spawn(async move { axum::serve(listener, router).with_graceful_shutdown(token.cancelled_owned()).await });
+        TestReceiver { addr, state, shutdown }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// Changes the status answered once the script is used up.
+    pub fn set_default(&self, status: u16) {
+        self.state.script.lock().unwrap().default = status;
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        self.state.got.lock().unwrap().clone()
+    }
+
+    /// Waits until at least `n` requests arrived.
+    pub async fn wait_for(&self, n: usize) -> Vec<Received> {
+        let mut rx = self.state.count.subscribe();
+        tokio::time::timeout(WAIT, rx.wait_for(|c| *c >= n))
+            .await
+            .unwrap_or_else(|_| panic!("receiver got {} of {n} requests in {WAIT:?}", self.received().len()))
+            .expect("receiver alive");
+        self.received()
+    }
+
+    /// Waits until `pred` holds for what was received.
+    pub async fn wait_until(&self, what: &str, pred: impl Fn(&[Received]) -> bool) -> Vec<Received> {
+        let mut rx = self.state.count.subscribe();
+        let done = tokio::time::timeout(WAIT, async {
+            loop {
+                if pred(&self.received()) {
+                    return;
+                }
+                if rx.changed().await.is_err() {
+                    return;
+                }
+            }
+        })
+        .await;
+        assert!(done.is_ok(), "receiver: {what} did not happen in {WAIT:?}");
+        self.received()
+    }
+}
+
+impl Drop for TestReceiver {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// The real `shophook` binary as a child process.
+pub struct ServerProcess {
+    pub child: Child,
+    pub addr: SocketAddr,
+}
+
+impl ServerProcess {
+    pub fn start(db: &std::path::Path, extra: &[&str]) -> ServerProcess {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_shophook"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json", "--database"])
+            .arg(format!("sqlite://{}", db.display()))
+            .args(extra)
+            .env("SHOPHOOK_ADMIN_KEY", ADMIN_KEY)
+            .env("SHOPHOOK_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn shophook");
+        let stderr = child.stderr.take().expect("stderr");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut sent = false;
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if !sent {
+                    if let Some(rest) = line.split("API at http://").nth(1) {
+                        let addr: String = rest.chars().take_while(|c| *c != '/').collect();
+                        let _ = tx.send(addr);
+                        sent = true;
+                    }
+                }
+            }
+        });
+        let addr = rx.recv_timeout(WAIT).expect("server printed its address").parse().expect("address");
+        ServerProcess { child, addr }
+    }
+
+    pub fn signal(&self, sig: &str) {
+        let status = Command::new("kill").args([&format!("-{sig}"), &self.child.id().to_string()]).status().expect("kill");
+        assert!(status.success());
+    }
+
+    /// Waits for the process to exit; returns its exit status.
+    pub fn wait(mut self) -> std::process::ExitStatus {
+        let deadline = std::time::Instant::now() + WAIT;
+        loop {
+            if let Some(s) = self.child.try_wait().expect("wait") {
+                return s;
+            }
+            assert!(std::time::Instant::now() < deadline, "server did not exit");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// A TestApp-like client to this process.
+    pub fn client(&self) -> Remote {
+        Remote { addr: self.addr, client: reqwest::Client::new() }
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// API calls to a server in another process.
+pub struct Remote {
+    pub addr: SocketAddr,
+    pub client: reqwest::Client,
+}
+
+impl Remote {
+    pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let mut req = self.client.request(method, format!("http://{}{}", self.addr, path)).bearer_auth(ADMIN_KEY);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("request sent");
+        let status = resp.status();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+}
