@@ -78,11 +78,10 @@ pub fn touches_products(data: &Value, products: &[String]) -> bool {
             _ => false,
         })
     };
-    if let Some(p) = data.get("product") {
-        if listed(p.get("id")) || listed(p.get("sku")) {
+    if let Some(p) = data.get("product")
+        && (listed(p.get("id")) || listed(p.get("sku"))) {
             return true;
         }
-    }
     ["order", "checkout"].iter().any(|kind| {
         data.get(kind)
             .and_then(|r| r.get("items"))

@@ -127,14 +127,13 @@ fn render_body(input: &RenderInput<'_>, ctx: &EventContext<'_>) -> Result<(Arc<s
 pub fn legacy_digest(algorithm: &str, parts: &[String], ctx: &EventContext<'_>, secret: &str) -> String {
     let mut input = String::new();
     for p in parts {
-        if let Ok(path) = FieldPath::parse(p) {
-            if let Some(v) = ctx.resolve(&path).first() {
+        if let Ok(path) = FieldPath::parse(p)
+            && let Some(v) = ctx.resolve(&path).first() {
                 match v {
                     Value::String(s) => input.push_str(s),
                     other => input.push_str(&other.to_string()),
                 }
             }
-        }
     }
     input.push_str(secret);
     let bytes: Vec<u8> = match algorithm {

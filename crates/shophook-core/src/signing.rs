@@ -120,11 +120,10 @@ pub fn verify(secret: &Secret, msg_id: &str, timestamp: &str, signatures: &str, 
     for entry in signatures.split_whitespace() {
         let Some(sig) = entry.strip_prefix("v1,") else { continue };
         any = true;
-        if let Ok(bytes) = B64.decode(sig) {
-            if mac.clone().verify_slice(&bytes).is_ok() {
+        if let Ok(bytes) = B64.decode(sig)
+            && mac.clone().verify_slice(&bytes).is_ok() {
                 return Ok(());
             }
-        }
     }
     if any { Err(VerifyError::NoMatch) } else { Err(VerifyError::Malformed("webhook-signature has no v1, entry")) }
 }

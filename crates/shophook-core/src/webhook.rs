@@ -273,11 +273,10 @@ impl WebhookConfig {
         if self.template.is_some() && self.format != "template" {
             return Err(FieldError::new("template", "template_without_format", "a template is used only with `format: \"template\"`"));
         }
-        if let Some(ct) = &self.content_type {
-            if ct.is_empty() || ct.len() > 200 || !is_header_value(ct) {
+        if let Some(ct) = &self.content_type
+            && (ct.is_empty() || ct.len() > 200 || !is_header_value(ct)) {
                 return Err(FieldError::new("content_type", "invalid_content_type", "a media type such as `text/plain; charset=utf-8`"));
             }
-        }
         self.validate_headers()?;
         if self.expect_status.len() > 20 {
             return Err(FieldError::new("expect_status", "too_many", "at most 20 status codes"));
