@@ -9,12 +9,14 @@
 pub mod account;
 pub mod condition;
 pub mod context;
+pub mod derive;
 pub mod event;
 pub mod plan;
 pub mod render;
 pub mod retry;
 pub mod schedule;
 pub mod signing;
+pub mod snapshot;
 pub mod ssrf;
 pub mod url_template;
 pub mod validation;
