@@ -97,6 +97,9 @@ pub trait Store: Send + Sync + 'static {
     /// Gives claimed deliveries back (due now): all of them at start-up of a
     /// single-node store (`node = None`), or one node's at shutdown.
     async fn release_claims(&self, node: Option<&str>, now: Timestamp) -> Result<u64>;
+    /// Gives these claimed deliveries of `node` back, due at `now` (a worker claimed
+    /// more for one webhook than that webhook's concurrency allows).
+    async fn unclaim(&self, node: &str, ids: Vec<String>, now: Timestamp) -> Result<()>;
     /// The earliest due time of any deliverable delivery.
     async fn next_due_at(&self) -> Result<Option<Timestamp>>;
 

@@ -145,6 +145,15 @@ pub fn release(w: &mut WriteCtx<'_>, node: Option<&str>, now: Timestamp) -> Resu
     Ok(n as u64)
 }
 
+pub fn unclaim(w: &mut WriteCtx<'_>, node: &str, ids: &[String], now: Timestamp) -> Result<()> {
+    let mut stmt = w.conn.prepare_cached("UPDATE deliveries SET due_at = ?3, claimed_by = NULL WHERE id = ?1 AND claimed_by = ?2")?;
+    for id in ids {
+        stmt.execute(params![id, node, ms(now)])?;
+    }
+    w.woke |= !ids.is_empty();
+    Ok(())
+}
+
 pub fn next_due_at(c: &Connection) -> Result<Option<Timestamp>> {
     let v: Option<i64> = c
         .prepare_cached(&format!("SELECT MIN(due_at) FROM deliveries WHERE held = 0 AND status IN {WAITING}"))?

@@ -197,6 +197,11 @@ impl Store for SqliteStore {
         self.writer.write(move |w| deliveries::release(w, node.as_deref(), now)).await
     }
 
+    async fn unclaim(&self, node: &str, ids: Vec<String>, now: Timestamp) -> Result<()> {
+        let node = node.to_string();
+        self.writer.write(move |w| deliveries::unclaim(w, &node, &ids, now)).await
+    }
+
     async fn next_due_at(&self) -> Result<Option<Timestamp>> {
         self.readers.read(deliveries::next_due_at).await
     }

@@ -54,6 +54,13 @@ pub struct Worker {
     per_webhook: Arc<Mutex<HashMap<String, usize>>>,
 }
 
+/// A claimed delivery with its global slot and its webhook's slot.
+struct Claimed {
+    delivery: ClaimedDelivery,
+    permit: OwnedSemaphorePermit,
+    slot: WebhookSlot,
+}
+
 /// Releases a webhook's in-flight count when dropped.
 struct WebhookSlot {
     map: Arc<Mutex<HashMap<String, usize>>>,
@@ -87,16 +94,21 @@ impl Worker {
             .unwrap_or_default()
     }
 
-    fn take_webhook_slot(&self, webhook: &str) -> WebhookSlot {
-        if let Ok(mut m) = self.per_webhook.lock() {
-            *m.entry(webhook.to_string()).or_insert(0) += 1;
+    /// A slot of the delivery's webhook, or `None` if the webhook is at its limit.
+    fn take_webhook_slot(&self, map: &mut HashMap<String, usize>, webhook: &str) -> Option<WebhookSlot> {
+        let n = map.entry(webhook.to_string()).or_insert(0);
+        if *n >= self.cfg.webhook_concurrency {
+            return None;
         }
-        WebhookSlot { map: self.per_webhook.clone(), webhook: webhook.to_string() }
+        *n += 1;
+        Some(WebhookSlot { map: self.per_webhook.clone(), webhook: webhook.to_string() })
     }
 
     /// Claims what is due now, as many as free slots allow; returns the claimed
     /// deliveries with their slots, and whether the claim was full (more may wait).
-    async fn claim(&self) -> Result<(Vec<(ClaimedDelivery, OwnedSemaphorePermit)>, bool), shophook_store::StoreError> {
+    /// A batch may hold more deliveries for one webhook than it has free slots;
+    /// those are given back at once, and the next claim leaves that webhook out.
+    async fn claim(&self) -> Result<(Vec<Claimed>, bool), shophook_store::StoreError> {
         let free = self.slots.available_permits().min(self.cfg.batch as usize);
         if free == 0 {
             return Ok((Vec::new(), false));
@@ -109,9 +121,21 @@ impl Worker {
             .await?;
         let full = claimed.len() == free;
         let mut out = Vec::with_capacity(claimed.len());
-        for d in claimed {
-            let permit = self.slots.clone().try_acquire_owned().expect("claimed no more than the free slots, and only this loop takes slots");
-            out.push((d, permit));
+        let mut give_back = Vec::new();
+        {
+            let mut map = self.per_webhook.lock().map_err(|_| shophook_store::StoreError::Unavailable("worker state poisoned".into()))?;
+            for d in claimed {
+                match self.take_webhook_slot(&mut map, &d.webhook.id) {
+                    Some(slot) => {
+                        let permit = self.slots.clone().try_acquire_owned().expect("claimed no more than the free slots, and only this loop takes slots");
+                        out.push(Claimed { delivery: d, permit, slot });
+                    }
+                    None => give_back.push(d.id),
+                }
+            }
+        }
+        if !give_back.is_empty() {
+            self.store.unclaim(&self.node, give_back, now).await?;
         }
         Ok((out, full))
     }
@@ -123,9 +147,9 @@ impl Worker {
         let (batch, _) = self.claim().await?;
         let n = batch.len();
         let mut set = JoinSet::new();
-        for (d, permit) in batch {
+        for c in batch {
             let me = self.clone();
-            set.spawn(async move { me.handle(d, permit).await });
+            set.spawn(async move { me.handle(c).await });
         }
         while set.join_next().await.is_some() {}
         Ok(n)
@@ -143,9 +167,9 @@ impl Worker {
             while tasks.try_join_next().is_some() {}
             let full = match self.claim().await {
                 Ok((batch, full)) => {
-                    for (d, permit) in batch {
+                    for c in batch {
                         let me = self.clone();
-                        tasks.spawn(async move { me.handle(d, permit).await });
+                        tasks.spawn(async move { me.handle(c).await });
                     }
                     full
                 }
@@ -213,10 +237,13 @@ impl Worker {
         tracing::info!("delivery worker stopped");
     }
 
-    async fn handle(&self, d: ClaimedDelivery, permit: OwnedSemaphorePermit) {
+    async fn handle(&self, claimed: Claimed) {
+        let Claimed { delivery: d, permit, slot } = claimed;
         let span = tracing::info_span!("delivery", account = %d.webhook.account_id, webhook = %d.webhook.id, delivery = %d.id, event = %d.event.event.id, attempt = d.attempts + 1);
         async {
             let update = self.process(&d).await;
+            // The receiver is done with us: free the webhook's slot before the commit.
+            drop(slot);
             let next = update.next.clone();
             if let Err(e) = self.store.record(vec![update]).await {
                 // Not recorded: the claim's lease runs out and the delivery is sent
@@ -256,7 +283,6 @@ impl Worker {
                 return update(NextState::Skipped(reason));
             }
         }
-        let _slot = self.take_webhook_slot(&hook.id);
         let outcome = self.sender.attempt(d).await;
         DeliveryUpdate { delivery_id: d.id.clone(), attempt: Some(outcome.attempt), next: outcome.next, now: self.clock.now() }
     }
