@@ -87,6 +87,13 @@ pub trait Store: Send + Sync + 'static {
 
     /// Stores events and, in the same transaction, their deliveries.
     async fn ingest(&self, events: Vec<NewEvent>) -> Result<Vec<IngestOutcome>>;
+    /// Stores a snapshot (or deletes a product), derives the events of the change
+    /// and stores them with their deliveries — all in one transaction. The same
+    /// snapshot twice derives nothing; a `version` lower than the stored one is a
+    /// `Conflict`; deleting what does not exist is `NotFound`.
+    async fn put_snapshot(&self, write: SnapshotWrite) -> Result<SnapshotOutcome>;
+    /// The latest snapshot of a resource and its version (`None` if absent or deleted).
+    async fn snapshot(&self, account: &str, kind: shophook_core::derive::ResourceKind, id: &str) -> Result<Option<(serde_json::Value, i64)>>;
     /// One event of an account, with its delivery ids.
     async fn event(&self, account: &str, id: &str) -> Result<Option<(StoredEvent, Vec<String>)>>;
 

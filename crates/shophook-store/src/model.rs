@@ -151,6 +151,35 @@ pub struct ClaimedDelivery {
     pub webhook: Arc<StoredWebhook>,
     /// The event.
     pub event: Arc<StoredEvent>,
+    /// The subject's latest snapshot, loaded for delayed deliveries so their
+    /// conditions are checked against the present, not the moment of the event.
+    pub latest: Option<serde_json::Value>,
+}
+
+/// A snapshot write: `PUT /orders/{id}` and friends, or a product deletion.
+#[derive(Debug, Clone)]
+pub struct SnapshotWrite {
+    /// Account.
+    pub account: String,
+    /// order / checkout / product.
+    pub kind: shophook_core::derive::ResourceKind,
+    /// Resource id.
+    pub id: String,
+    /// The new snapshot, or `None` to delete (products).
+    pub doc: Option<serde_json::Value>,
+    /// The writer's idea of the current version; lower than stored = conflict.
+    pub version: Option<i64>,
+    /// Now.
+    pub now: Timestamp,
+}
+
+/// What a snapshot write stored and derived.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SnapshotOutcome {
+    /// The stored version after the write.
+    pub version: i64,
+    /// Events derived, in order: (id, type).
+    pub events: Vec<(String, shophook_core::event::EventType)>,
 }
 
 /// One HTTP request of a delivery.

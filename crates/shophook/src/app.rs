@@ -55,7 +55,11 @@ pub const LEASE: Duration = Duration::from_secs(60);
 impl App {
     /// Opens the database, applies migrations, prepares the operator key and binds.
     pub async fn build(args: ServeArgs) -> anyhow::Result<App> {
-        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        Self::build_with_clock(args, Arc::new(SystemClock)).await
+    }
+
+    /// [`App::build`] with another clock (tests, simulations).
+    pub async fn build_with_clock(args: ServeArgs, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
         let store: Arc<dyn Store> = match Database::parse(&args.database).map_err(anyhow::Error::msg)? {
             Database::Sqlite(path) => {
                 let store = tokio::task::spawn_blocking(move || SqliteStore::open(&path).with_context(|| format!("opening {}", path.display()))).await??;

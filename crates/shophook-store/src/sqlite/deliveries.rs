@@ -17,6 +17,7 @@ use crate::{
 const WAITING: &str = "('scheduled', 'pending', 'failed')";
 
 pub fn claim(w: &mut WriteCtx<'_>, claim: Claim) -> Result<Vec<ClaimedDelivery>> {
+    super::snapshots::fire_due(w, claim.now, 100)?;
     let skip = serde_json::to_string(&claim.skip_webhooks).map_err(|e| corrupt("skip list", e))?;
     let rows: Vec<(String, String, String, String, String, u32)> = w
         .conn
@@ -51,8 +52,15 @@ pub fn claim(w: &mut WriteCtx<'_>, claim: Claim) -> Result<Vec<ClaimedDelivery>>
         w.conn
             .prepare_cached("UPDATE deliveries SET due_at = ?2, claimed_by = ?3 WHERE id = ?1")?
             .execute(params![id, ms(claim.lease_until), claim.node])?;
+        let status = DeliveryStatus::parse(&status).ok_or_else(|| corrupt("delivery status", &status))?;
+        let latest = if status == DeliveryStatus::Scheduled && hook.config.delay_minutes > 0 {
+            latest_of(w.conn, &account_id, event.event.subject.as_deref())?
+        } else {
+            None
+        };
         out.push(ClaimedDelivery {
-            status: DeliveryStatus::parse(&status).ok_or_else(|| corrupt("delivery status", &status))?,
+            status,
+            latest,
             id,
             attempts,
             account_name: account.name.clone(),
@@ -61,6 +69,13 @@ pub fn claim(w: &mut WriteCtx<'_>, claim: Claim) -> Result<Vec<ClaimedDelivery>>
         });
     }
     Ok(out)
+}
+
+/// The latest snapshot of a subject such as `order:1001`.
+fn latest_of(c: &Connection, account: &str, subject: Option<&str>) -> Result<Option<serde_json::Value>> {
+    let Some((kind, id)) = subject.and_then(|s| s.split_once(':')) else { return Ok(None) };
+    let Some(kind) = shophook_core::derive::ResourceKind::parse(kind) else { return Ok(None) };
+    Ok(super::snapshots::latest(c, account, kind, id)?.map(|(doc, _)| doc))
 }
 
 pub fn record(w: &mut WriteCtx<'_>, updates: Vec<DeliveryUpdate>) -> Result<()> {
@@ -158,7 +173,12 @@ pub fn next_due_at(c: &Connection) -> Result<Option<Timestamp>> {
     let v: Option<i64> = c
         .prepare_cached(&format!("SELECT MIN(due_at) FROM deliveries WHERE held = 0 AND status IN {WAITING}"))?
         .query_row([], |r| r.get(0))?;
-    Ok(v.map(from_ms))
+    let t = super::snapshots::next_timer(c)?;
+    Ok(match (v, t) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+    .map(from_ms))
 }
 
 const COLUMNS: &str = "id, account_id, webhook_id, event_id, event_type, subject, status, held, attempts, due_at, claimed_by, created_at, updated_at, last_status_code, last_error, reason";

@@ -20,7 +20,7 @@ pub fn ingest(w: &mut WriteCtx<'_>, events: Vec<NewEvent>) -> Result<Vec<IngestO
     events.into_iter().map(|e| ingest_one(w, e)).collect()
 }
 
-fn ingest_one(w: &mut WriteCtx<'_>, new: NewEvent) -> Result<IngestOutcome> {
+pub(crate) fn ingest_one(w: &mut WriteCtx<'_>, new: NewEvent) -> Result<IngestOutcome> {
     let event = &new.event;
     let Some(account) = accounts::cached(w, &event.account)? else {
         return Ok(IngestOutcome::NoAccount);

@@ -9,6 +9,7 @@ mod deliveries;
 mod events;
 mod readers;
 mod schema;
+mod snapshots;
 mod webhooks;
 mod writer;
 
@@ -177,6 +178,15 @@ impl Store for SqliteStore {
 
     async fn ingest(&self, events: Vec<NewEvent>) -> Result<Vec<IngestOutcome>> {
         self.writer.write(move |w| events::ingest(w, events)).await
+    }
+
+    async fn put_snapshot(&self, write: SnapshotWrite) -> Result<SnapshotOutcome> {
+        self.writer.write(move |w| snapshots::put(w, write)).await
+    }
+
+    async fn snapshot(&self, account: &str, kind: shophook_core::derive::ResourceKind, id: &str) -> Result<Option<(serde_json::Value, i64)>> {
+        let (account, id) = (account.to_string(), id.to_string());
+        self.readers.read(move |c| snapshots::latest(c, &account, kind, &id)).await
     }
 
     async fn event(&self, account: &str, id: &str) -> Result<Option<(StoredEvent, Vec<String>)>> {

@@ -47,6 +47,17 @@ CREATE TABLE attempts (
     started_at INTEGER NOT NULL, duration_ms INTEGER NOT NULL,
     request TEXT NOT NULL, response_status INTEGER, response TEXT, error TEXT) STRICT;
 CREATE INDEX attempts_by_delivery ON attempts(delivery_id);
+"#, r#"
+CREATE TABLE snapshots (
+    account_id TEXT NOT NULL, kind TEXT NOT NULL, id TEXT NOT NULL,
+    version INTEGER NOT NULL, doc TEXT NOT NULL, deleted INTEGER NOT NULL DEFAULT 0,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (account_id, kind, id)) STRICT;
+CREATE TABLE timers (
+    account_id TEXT NOT NULL, kind TEXT NOT NULL, subject_id TEXT NOT NULL,
+    due_at INTEGER NOT NULL,
+    PRIMARY KEY (account_id, kind, subject_id)) STRICT;
+CREATE INDEX timers_due ON timers(due_at);
 "#];
 
 /// The schema version this build expects.

@@ -6,6 +6,7 @@ pub mod deliveries;
 pub mod events;
 pub mod health;
 pub mod json;
+pub mod snapshots;
 pub mod webhooks;
 
 use std::sync::Arc;
@@ -26,6 +27,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(webhooks::routes())
         .merge(events::routes())
         .merge(deliveries::routes())
+        .merge(snapshots::routes())
         .fallback(|| async { ApiError::NotFound("route") })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(json::MAX_BODY))

@@ -196,6 +196,7 @@ async fn test(State(s): State<Arc<AppState>>, caller: Caller, Path((account, id)
         account_name: account.name.clone(),
         webhook: Arc::new(hook),
         event: Arc::new(StoredEvent { event, envelope }),
+        latest: None,
     };
     let out = s.sender.attempt(&claimed).await;
     let status = super::deliveries::next_status_name(&out.next);

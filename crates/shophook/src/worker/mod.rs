@@ -278,7 +278,7 @@ impl Worker {
                 return update(NextState::Defer(open));
             }
         }
-        if d.status == DeliveryStatus::Scheduled && d.attempts == 0 && !hook.config.conditions.is_empty() {
+        if d.status == DeliveryStatus::Scheduled && d.attempts == 0 && hook.config.delay_minutes > 0 && !hook.config.conditions.is_empty() {
             if let Some(reason) = conditions_no_longer_hold(d) {
                 return update(NextState::Skipped(reason));
             }
@@ -288,12 +288,22 @@ impl Worker {
     }
 }
 
-/// After a delay, the conditions are checked again; the first that fails is the
-/// reason the delivery is skipped.
+/// After a delay, the conditions are checked again against the subject's latest
+/// snapshot (the event's own data when there is none); the first that fails is the
+/// reason the delivery is skipped: "order.paid is now true (condition: order.paid eq false)".
 fn conditions_no_longer_hold(d: &ClaimedDelivery) -> Option<String> {
-    let ctx = shophook_core::context::EventContext::new(&d.event.event, &d.account_name).with_webhook(&d.webhook.id, &d.webhook.config.name).with_delivery(&d.id);
+    let mut event = d.event.event.clone();
+    if let (Some(latest), Some(kind)) = (&d.latest, event.event_type.subject_kind()) {
+        if let Some(map) = event.data.as_object_mut() {
+            map.insert(kind.to_string(), latest.clone());
+        }
+    }
+    let ctx = shophook_core::context::EventContext::new(&event, &d.account_name).with_webhook(&d.webhook.id, &d.webhook.config.name).with_delivery(&d.id);
     let compiled = d.webhook.config.compiled_conditions().ok()?;
-    compiled.iter().find(|c| !c.holds(&ctx)).map(|c| format!("condition no longer holds: {}", c.describe()))
+    let failed = compiled.iter().zip(&d.webhook.config.conditions).find(|(c, _)| !c.holds(&ctx))?;
+    let path = shophook_core::context::FieldPath::parse(&failed.1.field).ok()?;
+    let now = shophook_core::derive::describe_now(&failed.1.field, &ctx.resolve(&path));
+    Some(format!("{now} (condition: {})", failed.0.describe()))
 }
 
 /// When a lease ends: the timestamp `lease` after `now`.
