@@ -7,6 +7,7 @@
 //! what lets all of it be tested with plain table tests.
 
 pub mod account;
+pub mod catalog;
 pub mod condition;
 pub mod context;
 pub mod derive;

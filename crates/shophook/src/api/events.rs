@@ -24,6 +24,13 @@ pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .route("/v1/accounts/{account}/events", post(create))
         .route("/v1/accounts/{account}/events/{id}", get(show))
+        .route("/v1/accounts/{account}/catalog", get(catalog))
+}
+
+/// Event types, field paths with descriptions and examples, operators.
+async fn catalog(State(s): State<Arc<AppState>>, caller: Caller, Path(account): Path<String>) -> ApiResult<Json<Value>> {
+    caller.account(&s, &account).await?;
+    Ok(Json(shophook_core::catalog::catalog()))
 }
 
 #[derive(Deserialize)]
