@@ -127,6 +127,26 @@ fn record_one(w: &mut WriteCtx<'_>, u: DeliveryUpdate) -> Result<()> {
     if let Some(a) = &u.attempt {
         insert_attempt(c, &u.delivery_id, a)?;
     }
+    if status.is_final() {
+        release_next_in_order(w, &u.delivery_id, u.now)?;
+    }
+    Ok(())
+}
+
+/// For an `ordered` webhook: the delivery after a finished one (same webhook and
+/// subject, stored without a due time) becomes due now.
+fn release_next_in_order(w: &mut WriteCtx<'_>, finished: &str, now: Timestamp) -> Result<()> {
+    let n = w
+        .conn
+        .prepare_cached(
+            "UPDATE deliveries SET due_at = ?2, updated_at = ?2 WHERE id = (
+                 SELECT n.id FROM deliveries d JOIN deliveries n ON n.webhook_id = d.webhook_id AND n.subject = d.subject
+                 WHERE d.id = ?1 AND n.id > d.id AND n.status IN ('scheduled', 'pending', 'failed')
+                 ORDER BY n.id LIMIT 1)
+             AND due_at IS NULL",
+        )?
+        .execute(params![finished, ms(now)])?;
+    w.woke |= n > 0;
     Ok(())
 }
 

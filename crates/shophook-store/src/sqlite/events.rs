@@ -11,9 +11,12 @@ use super::writer::WriteCtx;
 use super::{accounts, corrupt, from_ms, ms, webhooks};
 use crate::{IngestOutcome, NewEvent, Result, StoredEvent, Target};
 
-/// A new delivery id: `dlv_` + ULID, so ids sort by creation time.
-pub fn delivery_id() -> String {
-    format!("dlv_{}", ulid::Ulid::new())
+/// A new delivery id: `dlv_` + ULID from the writer's monotonic generator, so ids
+/// sort in the order deliveries were stored, also within one millisecond (history
+/// lists newest first by id and pages by it; a plain `Ulid::new()` is random within
+/// a millisecond). The fallback is reached only after 2^80 ids in one millisecond.
+pub fn delivery_id(ids: &mut ulid::Generator) -> String {
+    format!("dlv_{}", ids.generate().unwrap_or_else(|_| ulid::Ulid::new()))
 }
 
 pub fn ingest(w: &mut WriteCtx<'_>, events: Vec<NewEvent>) -> Result<Vec<IngestOutcome>> {
@@ -38,7 +41,7 @@ pub(crate) fn ingest_one(w: &mut WriteCtx<'_>, new: NewEvent) -> Result<IngestOu
     let hooks = webhooks::entries(w, &event.account)?;
     let now = event.created_at;
     // (webhook id, status, due_at, held, claimed_by)
-    let mut planned: Vec<(&str, DeliveryStatus, i64, bool, Option<&str>)> = Vec::new();
+    let mut planned: Vec<(&str, DeliveryStatus, Option<i64>, bool, Option<&str>)> = Vec::new();
     match &new.target {
         Target::Matching => {
             let ctx = EventContext::new(event, &account.name);
@@ -46,7 +49,11 @@ pub(crate) fn ingest_one(w: &mut WriteCtx<'_>, new: NewEvent) -> Result<IngestOu
                 let hook = &entry.hook;
                 if plan::reaches(&hook.config, &entry.conditions, event, &ctx) {
                     let s = plan::initial_state(hook.status, &hook.config, now);
-                    planned.push((&hook.id, s.status, ms(s.due_at), s.held, None));
+                    // `ordered`: behind an unfinished delivery of the same subject it
+                    // waits without a due time until that one finishes.
+                    let blocked = hook.config.ordered && has_unfinished(w.conn, &hook.id, event.subject.as_deref())?;
+                    let status = if blocked { DeliveryStatus::Scheduled } else { s.status };
+                    planned.push((&hook.id, status, if blocked { None } else { Some(ms(s.due_at)) }, s.held, None));
                 }
             }
         }
@@ -54,7 +61,7 @@ pub(crate) fn ingest_one(w: &mut WriteCtx<'_>, new: NewEvent) -> Result<IngestOu
             let Some(entry) = hooks.iter().find(|e| &e.hook.id == webhook) else {
                 return Ok(IngestOutcome::NoWebhook);
             };
-            planned.push((&entry.hook.id, DeliveryStatus::Pending, ms(*lease_until), false, Some(node)));
+            planned.push((&entry.hook.id, DeliveryStatus::Pending, Some(ms(*lease_until)), false, Some(node)));
         }
     }
     w.conn
@@ -67,7 +74,7 @@ pub(crate) fn ingest_one(w: &mut WriteCtx<'_>, new: NewEvent) -> Result<IngestOu
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)",
         )?;
         for (webhook_id, status, due_at, held, claimed_by) in &planned {
-            let id = delivery_id();
+            let id = delivery_id(&mut w.caches.ids);
             insert.execute(params![
                 id,
                 event.account,
@@ -84,7 +91,7 @@ pub(crate) fn ingest_one(w: &mut WriteCtx<'_>, new: NewEvent) -> Result<IngestOu
             ids.push(id);
         }
     }
-    if planned.iter().any(|p| !p.3 && p.4.is_none()) {
+    if planned.iter().any(|p| !p.3 && p.4.is_none() && p.2.is_some()) {
         w.woke = true;
     }
     if let Some(key) = &new.idempotency_key {
@@ -93,6 +100,16 @@ pub(crate) fn ingest_one(w: &mut WriteCtx<'_>, new: NewEvent) -> Result<IngestOu
             .execute(params![event.account, key, event.id, ids.len() as i64, ms(now)])?;
     }
     Ok(IngestOutcome::Stored { event_id: event.id.clone(), deliveries: ids })
+}
+
+/// Whether the webhook has an unfinished delivery for `subject`.
+pub fn has_unfinished(c: &Connection, webhook: &str, subject: Option<&str>) -> Result<bool> {
+    let Some(subject) = subject else { return Ok(false) };
+    Ok(c
+        .prepare_cached("SELECT 1 FROM deliveries WHERE webhook_id = ?1 AND subject = ?2 AND status IN ('scheduled', 'pending', 'failed') LIMIT 1")?
+        .query_row([webhook, subject], |_| Ok(()))
+        .optional()?
+        .is_some())
 }
 
 /// Rebuilds an event from its stored row.

@@ -58,6 +58,7 @@ CREATE TABLE timers (
     due_at INTEGER NOT NULL,
     PRIMARY KEY (account_id, kind, subject_id)) STRICT;
 CREATE INDEX timers_due ON timers(due_at);
+CREATE INDEX deliveries_by_subject ON deliveries(webhook_id, subject, id);
 "#];
 
 /// The schema version this build expects.

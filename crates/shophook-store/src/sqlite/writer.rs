@@ -33,6 +33,8 @@ pub(crate) struct WebhookEntry {
 pub(crate) struct Caches {
     pub accounts: HashMap<String, Arc<Account>>,
     pub webhooks: HashMap<String, Arc<Vec<WebhookEntry>>>,
+    /// Delivery ids: monotonic, as only this thread makes them.
+    pub ids: ulid::Generator,
 }
 
 impl Caches {
