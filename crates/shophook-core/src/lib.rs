@@ -12,6 +12,7 @@ pub mod condition;
 pub mod context;
 pub mod derive;
 pub mod event;
+pub mod form;
 pub mod plan;
 pub mod render;
 pub mod retry;
