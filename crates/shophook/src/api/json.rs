@@ -55,10 +55,54 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
                     let field = if path == "." { String::new() } else { path };
                     let msg = inner.to_string();
                     let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
+                    // serde names a missing field only in its message; the error
+                    // names it in `field`, as for every other field error
+                    if let Some(name) = msg.strip_prefix("missing field `").and_then(|r| r.split('`').next()) {
+                        let field = if field.is_empty() { name.to_string() } else { format!("{field}.{name}") };
+                        return Err(ApiError::field(field, "required", msg));
+                    }
                     let code = if msg.starts_with("unknown field") { "unknown_field" } else { "invalid_field" };
                     Err(ApiError::field(field, code, msg))
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse;
+    use crate::error::ApiError;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Outer {
+        name: String,
+        #[serde(default)]
+        items: Vec<Inner>,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Inner {
+        sku: String,
+    }
+
+    fn check(json: &str, code: &str, field: &str) {
+        match parse::<Outer>(json.as_bytes()) {
+            Err(ApiError::Invalid(e)) => assert_eq!((e.code, e.field.as_str()), (code, field), "{json}"),
+            other => panic!("{json}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn field_errors_name_the_field() {
+        check(r#"{}"#, "required", "name");
+        check(r#"{"name": "a", "items": [{"sku": "1"}, {}]}"#, "required", "items[1].sku");
+        check(r#"{"name": 1}"#, "invalid_field", "name");
+        check(r#"{"name": "a", "colour": 1}"#, "unknown_field", "colour");
+        assert!(matches!(parse::<Outer>(b"{"), Err(ApiError::BadRequest { code: "malformed_json", .. })));
     }
 }

@@ -3,6 +3,14 @@
 
 mod support;
 
+mod accounts;
+mod bad_input;
 mod delivery;
+mod events;
+mod history;
+mod isolation;
 mod restart;
+mod ssrf;
+mod webhooks;
 mod fairness;
+mod commerce;

@@ -18,6 +18,7 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use clap::Parser;
 use serde_json::{Value, json};
 use shophook::app::App;
+use shophook::clock::ManualClock;
 use shophook::config::{Cli, Command as Sub};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
@@ -32,6 +33,7 @@ pub struct TestApp {
     pub dir: Arc<tempfile::TempDir>,
     shutdown: CancellationToken,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    state: Option<Arc<shophook::app::AppState>>,
 }
 
 impl TestApp {
@@ -48,15 +50,35 @@ impl TestApp {
 
     /// A server on the database in `dir` (restarts reuse it).
     pub async fn spawn_in(dir: Arc<tempfile::TempDir>, extra: &[&str]) -> TestApp {
+        Self::spawn_full(dir, extra, None).await
+    }
+
+    /// A server whose clock moves only with [`TestApp::advance`].
+    pub async fn spawn_at(dir: Arc<tempfile::TempDir>, clock: Arc<ManualClock>) -> TestApp {
+        Self::spawn_full(dir, &["--allow-private-targets", "--retry-schedule", "1m"], Some(clock)).await
+    }
+
+    /// Moves the manual clock and wakes the worker to look at the new time.
+    pub fn advance(&self, clock: &ManualClock, by: jiff::SignedDuration) {
+        clock.advance(by);
+        self.state.as_ref().expect("state").store.work_signal().notify_one();
+    }
+
+    async fn spawn_full(dir: Arc<tempfile::TempDir>, extra: &[&str], clock: Option<Arc<ManualClock>>) -> TestApp {
         let db = format!("sqlite://{}", dir.path().join("shophook.db").display());
         let mut args = vec!["shophook", "serve", "--listen", "127.0.0.1:0", "--database", &db, "--admin-key", ADMIN_KEY, "--shutdown-grace", "2s"];
         args.extend_from_slice(extra);
         let Sub::Serve(serve) = Cli::parse_from(args).command else { unreachable!("serve") };
-        let app = App::build(serve).await.expect("server builds");
+        let app = match clock {
+            Some(c) => App::build_with_clock(serve, c).await,
+            None => App::build(serve).await,
+        }
+        .expect("server builds");
         let addr = app.addr();
+        let state = Some(app.state());
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(app.run(shutdown.clone()));
-        TestApp { addr, client: reqwest::Client::new(), dir, shutdown, task: Some(task) }
+        TestApp { addr, client: reqwest::Client::new(), dir, shutdown, task: Some(task), state }
     }
 
     /// Graceful stop; returns when the server has finished.
