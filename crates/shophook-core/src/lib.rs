@@ -19,6 +19,7 @@ pub mod retry;
 pub mod schedule;
 pub mod signing;
 pub mod snapshot;
+pub mod template;
 pub mod ssrf;
 pub mod url_template;
 pub mod validation;

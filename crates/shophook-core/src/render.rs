@@ -37,6 +37,9 @@ pub enum RenderError {
     /// The stored format is unknown to this build.
     #[error("format `{0}` cannot be rendered by this server version")]
     UnknownFormat(String),
+    /// The merchant's template failed on this event.
+    #[error("the template failed: {0}")]
+    Template(String),
 }
 
 /// The `json` format's envelope: `{"id","type","created_at","account","data"}`.
@@ -78,8 +81,16 @@ pub fn render_request(input: &RenderInput<'_>) -> Result<OutgoingRequest, Render
     let ctx = EventContext::new(input.event, input.account_name)
         .with_webhook(input.webhook_id, &input.config.name)
         .with_delivery(input.delivery_id);
-    let url = url_template::fill(&input.config.url, &ctx, input.event.subject.as_deref());
+    let mut url = url_template::fill(&input.config.url, &ctx, input.event.subject.as_deref());
     let (body, content_type) = render_body(input, &ctx)?;
+    if input.config.method == Method::Get && input.config.format == "form" {
+        // GET sends the form fields as the query string.
+        let query = crate::form::encode_pairs(&form_pairs(input, &ctx));
+        if !query.is_empty() {
+            url.push(if url.contains('?') { '&' } else { '?' });
+            url.push_str(&query);
+        }
+    }
     let mut headers = Vec::with_capacity(6 + input.config.headers.len());
     if !body.is_empty() {
         headers.push(("content-type".to_string(), content_type));
@@ -105,6 +116,15 @@ fn render_body(input: &RenderInput<'_>, ctx: &EventContext<'_>) -> Result<(Arc<s
     }
     let content_type = config.content_type.clone();
     match config.format.as_str() {
+        "form" => Ok((
+            Arc::from(crate::form::encode_pairs(&form_pairs(input, ctx))),
+            content_type.unwrap_or_else(|| "application/x-www-form-urlencoded".into()),
+        )),
+        "template" => {
+            let source = config.template.as_deref().unwrap_or("");
+            let body = crate::template::render(source, &ctx.to_value()).map_err(|e| RenderError::Template(e.message))?;
+            Ok((Arc::from(body), content_type.unwrap_or_else(|| "text/plain; charset=utf-8".into())))
+        }
         "json" => {
             let body = match &config.legacy_hash {
                 None => input.envelope.clone(),
@@ -121,6 +141,18 @@ fn render_body(input: &RenderInput<'_>, ctx: &EventContext<'_>) -> Result<(Arc<s
         }
         other => Err(RenderError::UnknownFormat(other.to_string())),
     }
+}
+
+/// The `form` format's fields: the JSON envelope in PHP brackets, plus the legacy
+/// hash field when configured.
+fn form_pairs(input: &RenderInput<'_>, ctx: &EventContext<'_>) -> Vec<(String, String)> {
+    let envelope: Value = serde_json::from_str(input.envelope).unwrap_or(Value::Null);
+    let mut pairs = crate::form::pairs(&envelope);
+    if let Some(h) = &input.config.legacy_hash {
+        let secret = input.secrets.first().map(|s| s.as_str()).unwrap_or("");
+        pairs.push((h.field.clone(), legacy_digest(&h.algorithm, &h.parts, ctx, secret)));
+    }
+    pairs
 }
 
 /// Hex digest of the parts' values concatenated, then the secret appended.
@@ -199,6 +231,24 @@ mod tests {
         assert_eq!(h("X-Api-Key"), Some("k"));
         let secret = Secret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
         crate::signing::verify(&secret, "dlv_1", "1772359200", h("webhook-signature").unwrap(), r.body.as_bytes(), 1_772_359_200).unwrap();
+    }
+
+    #[test]
+    fn form_and_template_bodies() {
+        let r = render(&config(json!({"url": "https://x.example/", "events": ["*"], "format": "form"})));
+        assert_eq!(
+            &*r.body,
+            "id=evt_01&type=order.paid&created_at=2026-03-01T10%3A00%3A00Z&account=acme&data%5Border%5D%5Bid%5D=1001\
+             &data%5Border%5D%5Bcustomer%5D%5Bemail%5D=jan%40example.pl&data%5Border%5D%5Bpaid%5D=1"
+        );
+        assert!(r.headers.contains(&("content-type".into(), "application/x-www-form-urlencoded".into())));
+        let get = render(&config(json!({"url": "https://x.example/in?a=paid", "events": ["*"], "format": "form", "method": "GET"})));
+        assert!(get.body.is_empty());
+        assert!(get.url.starts_with("https://x.example/in?a=paid&id=evt_01&type=order.paid"), "{}", get.url);
+        let t = render(&config(json!({"url": "https://x.example/", "events": ["*"], "format": "template",
+            "template": "Zamówienie {{ order.id }} ({{ order.customer.email }}) {{ event.type }}", "content_type": "text/plain"})));
+        assert_eq!(&*t.body, "Zamówienie 1001 (jan@example.pl) order.paid");
+        assert!(t.headers.contains(&("content-type".into(), "text/plain".into())));
     }
 
     #[test]

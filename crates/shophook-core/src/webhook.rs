@@ -157,7 +157,7 @@ fn nullable<'de, T: Deserialize<'de>, D: Deserializer<'de>>(d: D) -> Result<Opti
 
 /// Payload formats this build can render. The rest of the spec's formats are
 /// refused at save time with a clear message until they exist.
-pub const FORMATS: &[&str] = &["json"];
+pub const FORMATS: &[&str] = &["json", "form", "template"];
 
 /// Limits on a webhook's shape.
 pub const MAX_URL_LEN: usize = 2048;
@@ -270,7 +270,12 @@ impl WebhookConfig {
                 format!("`{}` is not a format this server renders; use one of: {}", self.format, FORMATS.join(", ")),
             ));
         }
-        if self.template.is_some() && self.format != "template" {
+        if self.format == "template" {
+            let Some(t) = &self.template else {
+                return Err(FieldError::new("template", "required", "`format: \"template\"` needs a `template`, e.g. \"Order {{ order.id }} paid\""));
+            };
+            crate::template::check(t).map_err(|e| FieldError::new("template", "invalid_template", e.message))?;
+        } else if self.template.is_some() {
             return Err(FieldError::new("template", "template_without_format", "a template is used only with `format: \"template\"`"));
         }
         if let Some(ct) = &self.content_type
@@ -499,6 +504,8 @@ mod tests {
             (with("schedule", json!({"timezone": "UTC", "windows": [{"days": ["mon"], "from": "16:00", "to": "08:00"}]})), "schedule.windows[0].to"),
             (with("schedule", json!({"timezone": "UTC", "windows": [{"days": ["funday"], "from": "08:00", "to": "09:00"}]})), "schedule.windows[0].days"),
             (with("format", json!("yaml")), "format"),
+            (with("format", json!("template")), "template"),
+            (with("template", json!("x")), "template"),
             (with("headers", json!({"webhook-signature": "x"})), "headers.webhook-signature"),
             (with("headers", json!({"X-Ok": "a\r\nInjected: 1"})), "headers.X-Ok"),
             (with("expect_status", json!([200, 700])), "expect_status[1]"),
@@ -510,6 +517,13 @@ mod tests {
             assert_eq!(create(input.clone()).unwrap_err(), field, "{input}");
         }
         assert!(create(with("colour", json!("red"))).unwrap_err().contains("unknown field"));
+        let mut bad_template = base();
+        bad_template["format"] = json!("template");
+        bad_template["template"] = json!("ok\n{{ order.id | nope }}");
+        let input: WebhookInput = serde_json::from_value(bad_template).unwrap();
+        let err = input.into_new_config().unwrap_err();
+        assert_eq!((err.field.as_str(), err.code), ("template", "invalid_template"));
+        assert!(err.message.starts_with("line 2"), "{}", err.message);
         assert!(create(with("method", json!("DELETE"))).unwrap_err().contains("unknown variant"));
     }
 
