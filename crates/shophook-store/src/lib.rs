@@ -72,7 +72,11 @@ pub trait Store: Send + Sync + 'static {
     async fn key_account(&self, hash: &str) -> Result<Option<String>>;
 
     /// Creates a webhook unless the account has `max_webhooks` already.
-    async fn create_webhook(&self, webhook: StoredWebhook, max_webhooks: u32) -> Result<StoredWebhook>;
+    async fn create_webhook(
+        &self,
+        webhook: StoredWebhook,
+        max_webhooks: u32,
+    ) -> Result<StoredWebhook>;
     /// An account's webhooks, oldest first.
     async fn list_webhooks(&self, account: &str) -> Result<Vec<StoredWebhook>>;
     /// One webhook of an account.
@@ -93,7 +97,12 @@ pub trait Store: Send + Sync + 'static {
     /// `Conflict`; deleting what does not exist is `NotFound`.
     async fn put_snapshot(&self, write: SnapshotWrite) -> Result<SnapshotOutcome>;
     /// The latest snapshot of a resource and its version (`None` if absent or deleted).
-    async fn snapshot(&self, account: &str, kind: shophook_core::derive::ResourceKind, id: &str) -> Result<Option<(serde_json::Value, i64)>>;
+    async fn snapshot(
+        &self,
+        account: &str,
+        kind: shophook_core::derive::ResourceKind,
+        id: &str,
+    ) -> Result<Option<(serde_json::Value, i64)>>;
     /// One event of an account, with its delivery ids.
     async fn event(&self, account: &str, id: &str) -> Result<Option<(StoredEvent, Vec<String>)>>;
 
@@ -111,11 +120,17 @@ pub trait Store: Send + Sync + 'static {
     async fn next_due_at(&self) -> Result<Option<Timestamp>>;
 
     /// Deliveries of an account, newest first.
-    async fn list_deliveries(&self, account: &str, filter: DeliveryFilter) -> Result<Vec<Delivery>>;
+    async fn list_deliveries(&self, account: &str, filter: DeliveryFilter)
+    -> Result<Vec<Delivery>>;
     /// One delivery with its attempts and its event's JSON envelope.
     async fn delivery(&self, account: &str, id: &str) -> Result<Option<DeliveryDetail>>;
     /// Makes a finished or waiting delivery due now (manual retry).
-    async fn retry_delivery(&self, account: &str, id: &str, now: Timestamp) -> Result<Option<Delivery>>;
+    async fn retry_delivery(
+        &self,
+        account: &str,
+        id: &str,
+        now: Timestamp,
+    ) -> Result<Option<Delivery>>;
 
     /// Deletes finished deliveries, their attempts, orphaned events and idempotency
     /// keys older than `cutoff`, at most `batch` deliveries per call.

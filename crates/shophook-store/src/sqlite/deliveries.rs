@@ -10,8 +10,8 @@ use shophook_core::plan::DeliveryStatus;
 use super::writer::WriteCtx;
 use super::{accounts, corrupt, events, from_ms, ms, webhooks};
 use crate::{
-    Attempt, Claim, ClaimedDelivery, Delivery, DeliveryDetail, DeliveryFilter, DeliveryUpdate, NextState, Result, StoreError,
-    StoredEvent,
+    Attempt, Claim, ClaimedDelivery, Delivery, DeliveryDetail, DeliveryFilter, DeliveryUpdate,
+    NextState, Result, StoreError, StoredEvent,
 };
 
 const WAITING: &str = "('scheduled', 'pending', 'failed')";
@@ -27,12 +27,24 @@ pub fn claim(w: &mut WriteCtx<'_>, claim: Claim) -> Result<Vec<ClaimedDelivery>>
                AND webhook_id NOT IN (SELECT value FROM json_each(?2))
              ORDER BY due_at, id LIMIT ?3"
         ))?
-        .query_map(params![ms(claim.now), skip, claim.limit], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))?
+        .query_map(params![ms(claim.now), skip, claim.limit], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+            ))
+        })?
         .collect::<rusqlite::Result<_>>()?;
     let mut out = Vec::with_capacity(rows.len());
     let mut events_seen: HashMap<String, Arc<StoredEvent>> = HashMap::new();
     for (id, account_id, webhook_id, event_id, status, attempts) in rows {
-        let hook = webhooks::entries(w, &account_id)?.iter().find(|e| e.hook.id == webhook_id).map(|e| e.hook.clone());
+        let hook = webhooks::entries(w, &account_id)?
+            .iter()
+            .find(|e| e.hook.id == webhook_id)
+            .map(|e| e.hook.clone());
         let account = accounts::cached(w, &account_id)?;
         let (Some(hook), Some(account)) = (hook, account) else {
             w.conn.execute(
@@ -44,7 +56,10 @@ pub fn claim(w: &mut WriteCtx<'_>, claim: Claim) -> Result<Vec<ClaimedDelivery>>
         let event = match events_seen.get(&event_id) {
             Some(e) => e.clone(),
             None => {
-                let e = Arc::new(events::load(w.conn, &event_id)?.ok_or_else(|| corrupt("delivery without event", &id))?);
+                let e = Arc::new(
+                    events::load(w.conn, &event_id)?
+                        .ok_or_else(|| corrupt("delivery without event", &id))?,
+                );
                 events_seen.insert(event_id.clone(), e.clone());
                 e
             }
@@ -52,7 +67,8 @@ pub fn claim(w: &mut WriteCtx<'_>, claim: Claim) -> Result<Vec<ClaimedDelivery>>
         w.conn
             .prepare_cached("UPDATE deliveries SET due_at = ?2, claimed_by = ?3 WHERE id = ?1")?
             .execute(params![id, ms(claim.lease_until), claim.node])?;
-        let status = DeliveryStatus::parse(&status).ok_or_else(|| corrupt("delivery status", &status))?;
+        let status =
+            DeliveryStatus::parse(&status).ok_or_else(|| corrupt("delivery status", &status))?;
         let latest = if status == DeliveryStatus::Scheduled && hook.config.delay_minutes > 0 {
             latest_of(w.conn, &account_id, event.event.subject.as_deref())?
         } else {
@@ -72,9 +88,17 @@ pub fn claim(w: &mut WriteCtx<'_>, claim: Claim) -> Result<Vec<ClaimedDelivery>>
 }
 
 /// The latest snapshot of a subject such as `order:1001`.
-fn latest_of(c: &Connection, account: &str, subject: Option<&str>) -> Result<Option<serde_json::Value>> {
-    let Some((kind, id)) = subject.and_then(|s| s.split_once(':')) else { return Ok(None) };
-    let Some(kind) = shophook_core::derive::ResourceKind::parse(kind) else { return Ok(None) };
+fn latest_of(
+    c: &Connection,
+    account: &str,
+    subject: Option<&str>,
+) -> Result<Option<serde_json::Value>> {
+    let Some((kind, id)) = subject.and_then(|s| s.split_once(':')) else {
+        return Ok(None);
+    };
+    let Some(kind) = shophook_core::derive::ResourceKind::parse(kind) else {
+        return Ok(None);
+    };
     Ok(super::snapshots::latest(c, account, kind, id)?.map(|(doc, _)| doc))
 }
 
@@ -87,23 +111,37 @@ pub fn record(w: &mut WriteCtx<'_>, updates: Vec<DeliveryUpdate>) -> Result<()> 
 
 fn record_one(w: &mut WriteCtx<'_>, u: DeliveryUpdate) -> Result<()> {
     let c = w.conn;
-    let webhook_active = || -> Result<bool> {
-        let s: Option<String> = c
+    // The webhook's status; `None` once it is deleted.
+    let webhook_status = || -> Result<Option<String>> {
+        Ok(c
             .prepare_cached("SELECT w.status FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id WHERE d.id = ?1")?
             .query_row([&u.delivery_id], |r| r.get(0))
-            .optional()?;
-        Ok(s.as_deref() == Some("active"))
+            .optional()?)
     };
     let (status, due, held, reason) = match &u.next {
         NextState::Succeeded => (DeliveryStatus::Succeeded, None, false, None),
         NextState::Dead(r) => (DeliveryStatus::Dead, None, false, Some(r.clone())),
         NextState::Skipped(r) => (DeliveryStatus::Skipped, None, false, Some(r.clone())),
-        NextState::Retry(at) => {
-            let active = webhook_active()?;
-            let status = if active { DeliveryStatus::Failed } else { DeliveryStatus::Scheduled };
-            (status, Some(ms(*at)), !active, None)
-        }
-        NextState::Defer(at) => (DeliveryStatus::Scheduled, Some(ms(*at)), !webhook_active()?, None),
+        NextState::Retry(at) | NextState::Defer(at) => match webhook_status()? {
+            // Deleted while this attempt was in flight (delete_webhook leaves claimed
+            // deliveries alone): held, it would wait forever for a resume.
+            None => (
+                DeliveryStatus::Skipped,
+                None,
+                false,
+                Some("webhook deleted".to_string()),
+            ),
+            Some(hook) => {
+                let active = hook == "active";
+                let retry = matches!(u.next, NextState::Retry(_));
+                let status = if active && retry {
+                    DeliveryStatus::Failed
+                } else {
+                    DeliveryStatus::Scheduled
+                };
+                (status, Some(ms(*at)), !active, None)
+            }
+        },
     };
     if due.is_some() && !held {
         w.woke = true;
@@ -152,7 +190,12 @@ fn release_next_in_order(w: &mut WriteCtx<'_>, finished: &str, now: Timestamp) -
 
 fn insert_attempt(c: &Connection, delivery_id: &str, a: &Attempt) -> Result<()> {
     let request = serde_json::to_string(&a.request).map_err(|e| corrupt("attempt request", e))?;
-    let response = a.response.as_ref().map(serde_json::to_string).transpose().map_err(|e| corrupt("attempt response", e))?;
+    let response = a
+        .response
+        .as_ref()
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(|e| corrupt("attempt response", e))?;
     c.prepare_cached(
         "INSERT INTO attempts (id, delivery_id, number, started_at, duration_ms, request, response_status, response, error)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -181,7 +224,9 @@ pub fn release(w: &mut WriteCtx<'_>, node: Option<&str>, now: Timestamp) -> Resu
 }
 
 pub fn unclaim(w: &mut WriteCtx<'_>, node: &str, ids: &[String], now: Timestamp) -> Result<()> {
-    let mut stmt = w.conn.prepare_cached("UPDATE deliveries SET due_at = ?3, claimed_by = NULL WHERE id = ?1 AND claimed_by = ?2")?;
+    let mut stmt = w.conn.prepare_cached(
+        "UPDATE deliveries SET due_at = ?3, claimed_by = NULL WHERE id = ?1 AND claimed_by = ?2",
+    )?;
     for id in ids {
         stmt.execute(params![id, node, ms(now)])?;
     }
@@ -191,7 +236,9 @@ pub fn unclaim(w: &mut WriteCtx<'_>, node: &str, ids: &[String], now: Timestamp)
 
 pub fn next_due_at(c: &Connection) -> Result<Option<Timestamp>> {
     let v: Option<i64> = c
-        .prepare_cached(&format!("SELECT MIN(due_at) FROM deliveries WHERE held = 0 AND status IN {WAITING}"))?
+        .prepare_cached(&format!(
+            "SELECT MIN(due_at) FROM deliveries WHERE held = 0 AND status IN {WAITING}"
+        ))?
         .query_row([], |r| r.get(0))?;
     let t = super::snapshots::next_timer(c)?;
     Ok(match (v, t) {
@@ -219,7 +266,11 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Delivery> {
         held,
         attempts: r.get(8)?,
         // While claimed, due_at is the lease end, not a planned attempt time.
-        next_attempt_at: if waiting && !held && claimed.is_none() { r.get::<_, Option<i64>>(9)?.map(from_ms) } else { None },
+        next_attempt_at: if waiting && !held && claimed.is_none() {
+            r.get::<_, Option<i64>>(9)?.map(from_ms)
+        } else {
+            None
+        },
         created_at: from_ms(r.get(11)?),
         updated_at: from_ms(r.get(12)?),
         last_status_code: r.get(13)?,
@@ -242,27 +293,43 @@ pub fn list(c: &Connection, account: &str, f: &DeliveryFilter) -> Result<Vec<Del
     add("event_type =", &f.event_type);
     add("subject =", &f.subject);
     add("id <", &f.before);
-    sql.push_str(&format!(" ORDER BY id DESC LIMIT {}", f.limit.clamp(1, 1000)));
+    sql.push_str(&format!(
+        " ORDER BY id DESC LIMIT {}",
+        f.limit.clamp(1, 1000)
+    ));
     let mut stmt = c.prepare_cached(&sql)?;
-    let rows = stmt.query_map(params_from_iter(args.iter()), from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+    let rows = stmt
+        .query_map(params_from_iter(args.iter()), from_row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(rows)
 }
 
 fn get(c: &Connection, account: &str, id: &str) -> Result<Option<Delivery>> {
-    Ok(c
-        .prepare_cached(&format!("SELECT {COLUMNS} FROM deliveries WHERE id = ?1 AND account_id = ?2"))?
-        .query_row([id, account], from_row)
-        .optional()?)
+    Ok(c.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM deliveries WHERE id = ?1 AND account_id = ?2"
+    ))?
+    .query_row([id, account], from_row)
+    .optional()?)
 }
 
 pub fn detail(c: &Connection, account: &str, id: &str) -> Result<Option<DeliveryDetail>> {
-    let Some(delivery) = get(c, account, id)? else { return Ok(None) };
+    let Some(delivery) = get(c, account, id)? else {
+        return Ok(None);
+    };
     let mut stmt = c.prepare_cached(
         "SELECT id, number, started_at, duration_ms, request, response, error FROM attempts WHERE delivery_id = ?1 ORDER BY number, started_at",
     )?;
     let raw = stmt
         .query_map([id], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, u32>(1)?, r.get::<_, i64>(2)?, r.get::<_, u32>(3)?, r.get::<_, String>(4)?, r.get::<_, Option<String>>(5)?, r.get::<_, Option<String>>(6)?))
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, u32>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, u32>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, Option<String>>(5)?,
+                r.get::<_, Option<String>>(6)?,
+            ))
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     let mut attempts = Vec::with_capacity(raw.len());
@@ -273,19 +340,57 @@ pub fn detail(c: &Connection, account: &str, id: &str) -> Result<Option<Delivery
             started_at: from_ms(started),
             duration_ms: duration,
             request: serde_json::from_str(&request).map_err(|e| corrupt("attempt request", e))?,
-            response: response.map(|r| serde_json::from_str(&r)).transpose().map_err(|e| corrupt("attempt response", e))?,
+            response: response
+                .map(|r| serde_json::from_str(&r))
+                .transpose()
+                .map_err(|e| corrupt("attempt response", e))?,
             error,
         });
     }
-    let envelope = events::load(c, &delivery.event_id)?.map(|e| e.envelope).unwrap_or_else(|| Arc::from(""));
-    Ok(Some(DeliveryDetail { delivery, attempts, envelope }))
+    let envelope = events::load(c, &delivery.event_id)?
+        .map(|e| e.envelope)
+        .unwrap_or_else(|| Arc::from(""));
+    Ok(Some(DeliveryDetail {
+        delivery,
+        attempts,
+        envelope,
+    }))
 }
 
-pub fn retry(w: &mut WriteCtx<'_>, account: &str, id: &str, now: Timestamp) -> Result<Option<Delivery>> {
-    let Some(current) = get(w.conn, account, id)? else { return Ok(None) };
-    let claimed: Option<String> = w.conn.query_row("SELECT claimed_by FROM deliveries WHERE id = ?1", [id], |r| r.get(0))?;
+pub fn retry(
+    w: &mut WriteCtx<'_>,
+    account: &str,
+    id: &str,
+    now: Timestamp,
+) -> Result<Option<Delivery>> {
+    let Some(current) = get(w.conn, account, id)? else {
+        return Ok(None);
+    };
+    let claimed: Option<String> = w.conn.query_row(
+        "SELECT claimed_by FROM deliveries WHERE id = ?1",
+        [id],
+        |r| r.get(0),
+    )?;
     if claimed.is_some() {
-        return Err(StoreError::Conflict(format!("delivery {} is being sent right now; retry it after this attempt", current.id)));
+        return Err(StoreError::Conflict(format!(
+            "delivery {} is being sent right now; retry it after this attempt",
+            current.id
+        )));
+    }
+    // Without its webhook it would be held forever (and never purged).
+    let hook: Option<String> = w
+        .conn
+        .query_row(
+            "SELECT status FROM webhooks WHERE id = ?1",
+            [&current.webhook_id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if hook.is_none() {
+        return Err(StoreError::Conflict(format!(
+            "the webhook of delivery {} was deleted; there is nowhere to send it",
+            current.id
+        )));
     }
     w.conn.execute(
         "UPDATE deliveries SET
@@ -305,14 +410,19 @@ pub fn purge(c: &Connection, cutoff: Timestamp, batch: u32) -> Result<u64> {
         .query_map(params![ms(cutoff), batch], |r| r.get(0))?
         .collect::<rusqlite::Result<_>>()?;
     for id in &ids {
-        c.prepare_cached("DELETE FROM attempts WHERE delivery_id = ?1")?.execute([id])?;
-        c.prepare_cached("DELETE FROM deliveries WHERE id = ?1")?.execute([id])?;
+        c.prepare_cached("DELETE FROM attempts WHERE delivery_id = ?1")?
+            .execute([id])?;
+        c.prepare_cached("DELETE FROM deliveries WHERE id = ?1")?
+            .execute([id])?;
     }
     c.execute(
         "DELETE FROM events WHERE id IN (SELECT id FROM events e WHERE created_at < ?1
              AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id) LIMIT ?2)",
         params![ms(cutoff), batch],
     )?;
-    c.execute("DELETE FROM idempotency_keys WHERE created_at < ?1", params![ms(cutoff)])?;
+    c.execute(
+        "DELETE FROM idempotency_keys WHERE created_at < ?1",
+        params![ms(cutoff)],
+    )?;
     Ok(ids.len() as u64)
 }

@@ -16,8 +16,14 @@ use crate::{IngestOutcome, NewEvent, Result, StoredEvent, Target};
 /// lists newest first by id and pages by it; a plain `Ulid::new()` is random within
 /// a millisecond). The fallback is reached only after 2^80 ids in one millisecond.
 pub fn delivery_id(ids: &mut ulid::Generator) -> String {
-    format!("dlv_{}", ids.generate().unwrap_or_else(|_| ulid::Ulid::new()))
+    format!(
+        "dlv_{}",
+        ids.generate().unwrap_or_else(|_| ulid::Ulid::new())
+    )
 }
+
+/// A delivery about to be stored: (webhook id, status, due_at, held, claimed_by).
+type Planned<'a> = (&'a str, DeliveryStatus, Option<i64>, bool, Option<&'a str>);
 
 pub fn ingest(w: &mut WriteCtx<'_>, events: Vec<NewEvent>) -> Result<Vec<IngestOutcome>> {
     events.into_iter().map(|e| ingest_one(w, e)).collect()
@@ -35,13 +41,15 @@ pub(crate) fn ingest_one(w: &mut WriteCtx<'_>, new: NewEvent) -> Result<IngestOu
             .query_row([&event.account, key], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?;
         if let Some((event_id, deliveries)) = seen {
-            return Ok(IngestOutcome::Replayed { event_id, deliveries });
+            return Ok(IngestOutcome::Replayed {
+                event_id,
+                deliveries,
+            });
         }
     }
     let hooks = webhooks::entries(w, &event.account)?;
     let now = event.created_at;
-    // (webhook id, status, due_at, held, claimed_by)
-    let mut planned: Vec<(&str, DeliveryStatus, Option<i64>, bool, Option<&str>)> = Vec::new();
+    let mut planned: Vec<Planned<'_>> = Vec::new();
     match &new.target {
         Target::Matching => {
             let ctx = EventContext::new(event, &account.name);
@@ -51,17 +59,38 @@ pub(crate) fn ingest_one(w: &mut WriteCtx<'_>, new: NewEvent) -> Result<IngestOu
                     let s = plan::initial_state(hook.status, &hook.config, now);
                     // `ordered`: behind an unfinished delivery of the same subject it
                     // waits without a due time until that one finishes.
-                    let blocked = hook.config.ordered && has_unfinished(w.conn, &hook.id, event.subject.as_deref())?;
-                    let status = if blocked { DeliveryStatus::Scheduled } else { s.status };
-                    planned.push((&hook.id, status, if blocked { None } else { Some(ms(s.due_at)) }, s.held, None));
+                    let blocked = hook.config.ordered
+                        && has_unfinished(w.conn, &hook.id, event.subject.as_deref())?;
+                    let status = if blocked {
+                        DeliveryStatus::Scheduled
+                    } else {
+                        s.status
+                    };
+                    planned.push((
+                        &hook.id,
+                        status,
+                        if blocked { None } else { Some(ms(s.due_at)) },
+                        s.held,
+                        None,
+                    ));
                 }
             }
         }
-        Target::Only { webhook, node, lease_until } => {
+        Target::Only {
+            webhook,
+            node,
+            lease_until,
+        } => {
             let Some(entry) = hooks.iter().find(|e| &e.hook.id == webhook) else {
                 return Ok(IngestOutcome::NoWebhook);
             };
-            planned.push((&entry.hook.id, DeliveryStatus::Pending, Some(ms(*lease_until)), false, Some(node)));
+            planned.push((
+                &entry.hook.id,
+                DeliveryStatus::Pending,
+                Some(ms(*lease_until)),
+                false,
+                Some(node),
+            ));
         }
     }
     w.conn
@@ -91,7 +120,10 @@ pub(crate) fn ingest_one(w: &mut WriteCtx<'_>, new: NewEvent) -> Result<IngestOu
             ids.push(id);
         }
     }
-    if planned.iter().any(|p| !p.3 && p.4.is_none() && p.2.is_some()) {
+    if planned
+        .iter()
+        .any(|p| !p.3 && p.4.is_none() && p.2.is_some())
+    {
         w.woke = true;
     }
     if let Some(key) = &new.idempotency_key {
@@ -99,12 +131,17 @@ pub(crate) fn ingest_one(w: &mut WriteCtx<'_>, new: NewEvent) -> Result<IngestOu
             .prepare_cached("INSERT INTO idempotency_keys (account_id, key, event_id, deliveries, created_at) VALUES (?1, ?2, ?3, ?4, ?5)")?
             .execute(params![event.account, key, event.id, ids.len() as i64, ms(now)])?;
     }
-    Ok(IngestOutcome::Stored { event_id: event.id.clone(), deliveries: ids })
+    Ok(IngestOutcome::Stored {
+        event_id: event.id.clone(),
+        deliveries: ids,
+    })
 }
 
 /// Whether the webhook has an unfinished delivery for `subject`.
 pub fn has_unfinished(c: &Connection, webhook: &str, subject: Option<&str>) -> Result<bool> {
-    let Some(subject) = subject else { return Ok(false) };
+    let Some(subject) = subject else {
+        return Ok(false);
+    };
     Ok(c
         .prepare_cached("SELECT 1 FROM deliveries WHERE webhook_id = ?1 AND subject = ?2 AND status IN ('scheduled', 'pending', 'failed') LIMIT 1")?
         .query_row([webhook, subject], |_| Ok(()))
@@ -113,30 +150,65 @@ pub fn has_unfinished(c: &Connection, webhook: &str, subject: Option<&str>) -> R
 }
 
 /// Rebuilds an event from its stored row.
-pub fn stored_event(id: String, account: String, event_type: &str, subject: Option<String>, created_at: i64, envelope: String) -> Result<StoredEvent> {
-    let event_type = EventType::parse(event_type).ok_or_else(|| corrupt("event type", event_type))?;
-    let mut parsed: serde_json::Value = serde_json::from_str(&envelope).map_err(|e| corrupt("event envelope", e))?;
-    let data = parsed.get_mut("data").map(serde_json::Value::take).unwrap_or(serde_json::Value::Null);
+pub fn stored_event(
+    id: String,
+    account: String,
+    event_type: &str,
+    subject: Option<String>,
+    created_at: i64,
+    envelope: String,
+) -> Result<StoredEvent> {
+    let event_type =
+        EventType::parse(event_type).ok_or_else(|| corrupt("event type", event_type))?;
+    let mut parsed: serde_json::Value =
+        serde_json::from_str(&envelope).map_err(|e| corrupt("event envelope", e))?;
+    let data = parsed
+        .get_mut("data")
+        .map(serde_json::Value::take)
+        .unwrap_or(serde_json::Value::Null);
     Ok(StoredEvent {
-        event: Event { id, event_type, account, subject, created_at: from_ms(created_at), data },
+        event: Event {
+            id,
+            event_type,
+            account,
+            subject,
+            created_at: from_ms(created_at),
+            data,
+        },
         envelope: Arc::from(envelope),
     })
 }
 
 pub fn load(c: &Connection, id: &str) -> Result<Option<StoredEvent>> {
     let row: Option<(String, String, String, Option<String>, i64, String)> = c
-        .prepare_cached("SELECT id, account_id, type, subject, created_at, envelope FROM events WHERE id = ?1")?
-        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))
+        .prepare_cached(
+            "SELECT id, account_id, type, subject, created_at, envelope FROM events WHERE id = ?1",
+        )?
+        .query_row([id], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+            ))
+        })
         .optional()?;
-    row.map(|(id, account, t, subject, at, env)| stored_event(id, account, &t, subject, at, env)).transpose()
+    row.map(|(id, account, t, subject, at, env)| stored_event(id, account, &t, subject, at, env))
+        .transpose()
 }
 
 pub fn get(c: &Connection, account: &str, id: &str) -> Result<Option<(StoredEvent, Vec<String>)>> {
-    let Some(ev) = load(c, id)? else { return Ok(None) };
+    let Some(ev) = load(c, id)? else {
+        return Ok(None);
+    };
     if ev.event.account != account {
         return Ok(None);
     }
     let mut stmt = c.prepare_cached("SELECT id FROM deliveries WHERE event_id = ?1 ORDER BY id")?;
-    let ids = stmt.query_map([id], |r| r.get(0))?.collect::<rusqlite::Result<Vec<String>>>()?;
+    let ids = stmt
+        .query_map([id], |r| r.get(0))?
+        .collect::<rusqlite::Result<Vec<String>>>()?;
     Ok(Some((ev, ids)))
 }

@@ -29,9 +29,8 @@ use writer::Writer;
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
         match e {
-            rusqlite::Error::FromSqlConversionFailure(..) | rusqlite::Error::InvalidColumnType(..) => {
-                StoreError::Corrupt(e.to_string())
-            }
+            rusqlite::Error::FromSqlConversionFailure(..)
+            | rusqlite::Error::InvalidColumnType(..) => StoreError::Corrupt(e.to_string()),
             other => StoreError::Unavailable(other.to_string()),
         }
     }
@@ -75,23 +74,32 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path` and applies migrations.
     pub fn open(path: &Path) -> Result<SqliteStore> {
-        let conn = Connection::open(path).map_err(|e| StoreError::Unavailable(format!("cannot open {}: {e}", path.display())))?;
+        let conn = Connection::open(path)
+            .map_err(|e| StoreError::Unavailable(format!("cannot open {}: {e}", path.display())))?;
         configure(&conn)?;
         schema::migrate(&conn)?;
         let mut readers = Vec::with_capacity(READERS);
         for _ in 0..READERS {
-            let r = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+            let r = Connection::open_with_flags(
+                path,
+                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )?;
             r.busy_timeout(std::time::Duration::from_secs(5))?;
             r.set_prepared_statement_cache_capacity(64);
             readers.push(r);
         }
         let signal = Arc::new(Notify::new());
-        Ok(SqliteStore { writer: Writer::start(conn, signal.clone()), readers: Readers::new(readers), signal })
+        Ok(SqliteStore {
+            writer: Writer::start(conn, signal.clone()),
+            readers: Readers::new(readers),
+            signal,
+        })
     }
 
     /// Applies migrations only (the `migrate` command); returns (from, to) versions.
     pub fn migrate_only(path: &Path) -> Result<(i64, i64)> {
-        let conn = Connection::open(path).map_err(|e| StoreError::Unavailable(format!("cannot open {}: {e}", path.display())))?;
+        let conn = Connection::open(path)
+            .map_err(|e| StoreError::Unavailable(format!("cannot open {}: {e}", path.display())))?;
         configure(&conn)?;
         Ok(schema::migrate(&conn)?)
     }
@@ -110,11 +118,15 @@ impl Store for SqliteStore {
 
     async fn init_setting(&self, key: &str, value: &str) -> Result<bool> {
         let (key, value) = (key.to_string(), value.to_string());
-        self.writer.write(move |w| accounts::init_setting(w.conn, &key, &value)).await
+        self.writer
+            .write(move |w| accounts::init_setting(w.conn, &key, &value))
+            .await
     }
 
     async fn create_account(&self, account: Account, now: Timestamp) -> Result<Account> {
-        self.writer.write(move |w| accounts::create(w, account, now)).await
+        self.writer
+            .write(move |w| accounts::create(w, account, now))
+            .await
     }
 
     async fn list_accounts(&self) -> Result<Vec<Account>> {
@@ -127,7 +139,9 @@ impl Store for SqliteStore {
     }
 
     async fn update_account(&self, account: Account, now: Timestamp) -> Result<Account> {
-        self.writer.write(move |w| accounts::update(w, account, now)).await
+        self.writer
+            .write(move |w| accounts::update(w, account, now))
+            .await
     }
 
     async fn delete_account(&self, id: &str) -> Result<bool> {
@@ -136,44 +150,66 @@ impl Store for SqliteStore {
     }
 
     async fn create_key(&self, key: NewKey) -> Result<()> {
-        self.writer.write(move |w| accounts::create_key(w.conn, key)).await
+        self.writer
+            .write(move |w| accounts::create_key(w.conn, key))
+            .await
     }
 
     async fn delete_key(&self, account: &str, key_id: &str) -> Result<bool> {
         let (account, key_id) = (account.to_string(), key_id.to_string());
-        self.writer.write(move |w| accounts::delete_key(w.conn, &account, &key_id)).await
+        self.writer
+            .write(move |w| accounts::delete_key(w.conn, &account, &key_id))
+            .await
     }
 
     async fn key_account(&self, hash: &str) -> Result<Option<String>> {
         let hash = hash.to_string();
-        self.readers.read(move |c| accounts::key_account(c, &hash)).await
+        self.readers
+            .read(move |c| accounts::key_account(c, &hash))
+            .await
     }
 
-    async fn create_webhook(&self, webhook: StoredWebhook, max_webhooks: u32) -> Result<StoredWebhook> {
-        self.writer.write(move |w| webhooks::create(w, webhook, max_webhooks)).await
+    async fn create_webhook(
+        &self,
+        webhook: StoredWebhook,
+        max_webhooks: u32,
+    ) -> Result<StoredWebhook> {
+        self.writer
+            .write(move |w| webhooks::create(w, webhook, max_webhooks))
+            .await
     }
 
     async fn list_webhooks(&self, account: &str) -> Result<Vec<StoredWebhook>> {
         let account = account.to_string();
-        self.readers.read(move |c| webhooks::list(c, &account)).await
+        self.readers
+            .read(move |c| webhooks::list(c, &account))
+            .await
     }
 
     async fn webhook(&self, account: &str, id: &str) -> Result<Option<StoredWebhook>> {
         let (account, id) = (account.to_string(), id.to_string());
-        self.readers.read(move |c| webhooks::get(c, &account, &id)).await
+        self.readers
+            .read(move |c| webhooks::get(c, &account, &id))
+            .await
     }
 
     async fn update_webhook(&self, webhook: StoredWebhook) -> Result<StoredWebhook> {
-        self.writer.write(move |w| webhooks::update(w, webhook)).await
+        self.writer
+            .write(move |w| webhooks::update(w, webhook))
+            .await
     }
 
     async fn delete_webhook(&self, account: &str, id: &str, now: Timestamp) -> Result<bool> {
         let (account, id) = (account.to_string(), id.to_string());
-        self.writer.write(move |w| webhooks::delete(w, &account, &id, now)).await
+        self.writer
+            .write(move |w| webhooks::delete(w, &account, &id, now))
+            .await
     }
 
     async fn set_webhook_status(&self, change: StatusChange) -> Result<StoredWebhook> {
-        self.writer.write(move |w| webhooks::set_status(w, change)).await
+        self.writer
+            .write(move |w| webhooks::set_status(w, change))
+            .await
     }
 
     async fn ingest(&self, events: Vec<NewEvent>) -> Result<Vec<IngestOutcome>> {
@@ -184,54 +220,88 @@ impl Store for SqliteStore {
         self.writer.write(move |w| snapshots::put(w, write)).await
     }
 
-    async fn snapshot(&self, account: &str, kind: shophook_core::derive::ResourceKind, id: &str) -> Result<Option<(serde_json::Value, i64)>> {
+    async fn snapshot(
+        &self,
+        account: &str,
+        kind: shophook_core::derive::ResourceKind,
+        id: &str,
+    ) -> Result<Option<(serde_json::Value, i64)>> {
         let (account, id) = (account.to_string(), id.to_string());
-        self.readers.read(move |c| snapshots::latest(c, &account, kind, &id)).await
+        self.readers
+            .read(move |c| snapshots::latest(c, &account, kind, &id))
+            .await
     }
 
     async fn event(&self, account: &str, id: &str) -> Result<Option<(StoredEvent, Vec<String>)>> {
         let (account, id) = (account.to_string(), id.to_string());
-        self.readers.read(move |c| events::get(c, &account, &id)).await
+        self.readers
+            .read(move |c| events::get(c, &account, &id))
+            .await
     }
 
     async fn claim_due(&self, claim: Claim) -> Result<Vec<ClaimedDelivery>> {
-        self.writer.write(move |w| deliveries::claim(w, claim)).await
+        self.writer
+            .write(move |w| deliveries::claim(w, claim))
+            .await
     }
 
     async fn record(&self, updates: Vec<DeliveryUpdate>) -> Result<()> {
-        self.writer.write(move |w| deliveries::record(w, updates)).await
+        self.writer
+            .write(move |w| deliveries::record(w, updates))
+            .await
     }
 
     async fn release_claims(&self, node: Option<&str>, now: Timestamp) -> Result<u64> {
         let node = node.map(str::to_string);
-        self.writer.write(move |w| deliveries::release(w, node.as_deref(), now)).await
+        self.writer
+            .write(move |w| deliveries::release(w, node.as_deref(), now))
+            .await
     }
 
     async fn unclaim(&self, node: &str, ids: Vec<String>, now: Timestamp) -> Result<()> {
         let node = node.to_string();
-        self.writer.write(move |w| deliveries::unclaim(w, &node, &ids, now)).await
+        self.writer
+            .write(move |w| deliveries::unclaim(w, &node, &ids, now))
+            .await
     }
 
     async fn next_due_at(&self) -> Result<Option<Timestamp>> {
         self.readers.read(deliveries::next_due_at).await
     }
 
-    async fn list_deliveries(&self, account: &str, filter: DeliveryFilter) -> Result<Vec<Delivery>> {
+    async fn list_deliveries(
+        &self,
+        account: &str,
+        filter: DeliveryFilter,
+    ) -> Result<Vec<Delivery>> {
         let account = account.to_string();
-        self.readers.read(move |c| deliveries::list(c, &account, &filter)).await
+        self.readers
+            .read(move |c| deliveries::list(c, &account, &filter))
+            .await
     }
 
     async fn delivery(&self, account: &str, id: &str) -> Result<Option<DeliveryDetail>> {
         let (account, id) = (account.to_string(), id.to_string());
-        self.readers.read(move |c| deliveries::detail(c, &account, &id)).await
+        self.readers
+            .read(move |c| deliveries::detail(c, &account, &id))
+            .await
     }
 
-    async fn retry_delivery(&self, account: &str, id: &str, now: Timestamp) -> Result<Option<Delivery>> {
+    async fn retry_delivery(
+        &self,
+        account: &str,
+        id: &str,
+        now: Timestamp,
+    ) -> Result<Option<Delivery>> {
         let (account, id) = (account.to_string(), id.to_string());
-        self.writer.write(move |w| deliveries::retry(w, &account, &id, now)).await
+        self.writer
+            .write(move |w| deliveries::retry(w, &account, &id, now))
+            .await
     }
 
     async fn purge(&self, cutoff: Timestamp, batch: u32) -> Result<u64> {
-        self.writer.write(move |w| deliveries::purge(w.conn, cutoff, batch)).await
+        self.writer
+            .write(move |w| deliveries::purge(w.conn, cutoff, batch))
+            .await
     }
 }

@@ -18,7 +18,10 @@ pub(crate) struct Readers {
 impl Readers {
     pub fn new(conns: Vec<Connection>) -> Readers {
         let n = conns.len();
-        Readers { conns: Arc::new(Mutex::new(conns)), permits: Arc::new(Semaphore::new(n)) }
+        Readers {
+            conns: Arc::new(Mutex::new(conns)),
+            permits: Arc::new(Semaphore::new(n)),
+        }
     }
 
     /// Runs `f` on a free read connection.
@@ -27,11 +30,20 @@ impl Readers {
         R: Send + 'static,
         F: FnOnce(&Connection) -> Result<R> + Send + 'static,
     {
-        let permit = self.permits.clone().acquire_owned().await.map_err(|_| StoreError::Unavailable("read pool closed".into()))?;
+        let permit = self
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| StoreError::Unavailable("read pool closed".into()))?;
         let conns = self.conns.clone();
         tokio::task::spawn_blocking(move || {
-            let conn = conns.lock().map_err(|_| StoreError::Unavailable("read pool poisoned".into()))?.pop();
-            let conn = conn.ok_or_else(|| StoreError::Unavailable("no free read connection".into()))?;
+            let conn = conns
+                .lock()
+                .map_err(|_| StoreError::Unavailable("read pool poisoned".into()))?
+                .pop();
+            let conn =
+                conn.ok_or_else(|| StoreError::Unavailable("no free read connection".into()))?;
             let result = f(&conn);
             if let Ok(mut pool) = conns.lock() {
                 pool.push(conn);

@@ -3,7 +3,8 @@
 use rusqlite::Connection;
 
 /// Migration scripts, in order. Never edit a released one; append a new one.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
 CREATE TABLE accounts (
     id TEXT PRIMARY KEY, doc TEXT NOT NULL,
@@ -47,7 +48,8 @@ CREATE TABLE attempts (
     started_at INTEGER NOT NULL, duration_ms INTEGER NOT NULL,
     request TEXT NOT NULL, response_status INTEGER, response TEXT, error TEXT) STRICT;
 CREATE INDEX attempts_by_delivery ON attempts(delivery_id);
-"#, r#"
+"#,
+    r#"
 CREATE TABLE snapshots (
     account_id TEXT NOT NULL, kind TEXT NOT NULL, id TEXT NOT NULL,
     version INTEGER NOT NULL, doc TEXT NOT NULL, deleted INTEGER NOT NULL DEFAULT 0,
@@ -59,7 +61,8 @@ CREATE TABLE timers (
     PRIMARY KEY (account_id, kind, subject_id)) STRICT;
 CREATE INDEX timers_due ON timers(due_at);
 CREATE INDEX deliveries_by_subject ON deliveries(webhook_id, subject, id);
-"#];
+"#,
+];
 
 /// The schema version this build expects.
 pub fn latest() -> i64 {
@@ -71,7 +74,9 @@ pub fn migrate(conn: &Connection) -> rusqlite::Result<(i64, i64)> {
     let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
         let version = i as i64 + 1;
-        conn.execute_batch(&format!("BEGIN IMMEDIATE; {sql}; PRAGMA user_version = {version}; COMMIT;"))?;
+        conn.execute_batch(&format!(
+            "BEGIN IMMEDIATE; {sql}; PRAGMA user_version = {version}; COMMIT;"
+        ))?;
         tracing::info!(version, "applied SQLite migration");
     }
     Ok((current, latest().max(current)))

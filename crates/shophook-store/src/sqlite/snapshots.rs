@@ -19,20 +19,45 @@ use crate::{IngestOutcome, NewEvent, Result, SnapshotOutcome, SnapshotWrite, Sto
 const ABANDON: &str = "checkout_abandon";
 
 /// (doc, version, deleted)
-fn current(c: &Connection, account: &str, kind: ResourceKind, id: &str) -> Result<Option<(Value, i64, bool)>> {
+fn current(
+    c: &Connection,
+    account: &str,
+    kind: ResourceKind,
+    id: &str,
+) -> Result<Option<(Value, i64, bool)>> {
     let row: Option<(String, i64, bool)> = c
         .prepare_cached("SELECT doc, version, deleted FROM snapshots WHERE account_id = ?1 AND kind = ?2 AND id = ?3")?
         .query_row(params![account, kind.as_str(), id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .optional()?;
-    row.map(|(doc, v, d)| Ok((serde_json::from_str(&doc).map_err(|e| corrupt("snapshot", e))?, v, d))).transpose()
+    row.map(|(doc, v, d)| {
+        Ok((
+            serde_json::from_str(&doc).map_err(|e| corrupt("snapshot", e))?,
+            v,
+            d,
+        ))
+    })
+    .transpose()
 }
 
-pub fn latest(c: &Connection, account: &str, kind: ResourceKind, id: &str) -> Result<Option<(Value, i64)>> {
-    Ok(current(c, account, kind, id)?.filter(|(_, _, deleted)| !deleted).map(|(doc, v, _)| (doc, v)))
+pub fn latest(
+    c: &Connection,
+    account: &str,
+    kind: ResourceKind,
+    id: &str,
+) -> Result<Option<(Value, i64)>> {
+    Ok(current(c, account, kind, id)?
+        .filter(|(_, _, deleted)| !deleted)
+        .map(|(doc, v, _)| (doc, v)))
 }
 
 /// Stores derived events (and their deliveries) for `subject`; returns (id, type).
-fn store_events(w: &mut WriteCtx<'_>, account: &str, subject: &str, derived: Vec<DerivedEvent>, now: Timestamp) -> Result<Vec<(String, shophook_core::event::EventType)>> {
+fn store_events(
+    w: &mut WriteCtx<'_>,
+    account: &str,
+    subject: &str,
+    derived: Vec<DerivedEvent>,
+    now: Timestamp,
+) -> Result<Vec<(String, shophook_core::event::EventType)>> {
     let mut out = Vec::with_capacity(derived.len());
     for d in derived {
         let event = Event {
@@ -45,46 +70,88 @@ fn store_events(w: &mut WriteCtx<'_>, account: &str, subject: &str, derived: Vec
         };
         let envelope: Arc<str> = json_envelope(&event).into();
         let t = event.event_type;
-        match events::ingest_one(w, NewEvent { event, envelope, idempotency_key: None, target: Target::Matching })? {
+        match events::ingest_one(
+            w,
+            NewEvent {
+                event,
+                envelope,
+                idempotency_key: None,
+                target: Target::Matching,
+            },
+        )? {
             IngestOutcome::Stored { event_id, .. } => out.push((event_id, t)),
             IngestOutcome::NoAccount => return Err(StoreError::NotFound("account")),
-            other => return Err(StoreError::Corrupt(format!("unexpected ingest outcome {other:?}"))),
+            other => {
+                return Err(StoreError::Corrupt(format!(
+                    "unexpected ingest outcome {other:?}"
+                )));
+            }
         }
     }
     Ok(out)
 }
 
 pub fn put(w: &mut WriteCtx<'_>, write: SnapshotWrite) -> Result<SnapshotOutcome> {
-    let SnapshotWrite { account, kind, id, doc, version, now } = write;
-    let Some(acc) = accounts::cached(w, &account)? else { return Err(StoreError::NotFound("account")) };
+    let SnapshotWrite {
+        account,
+        kind,
+        id,
+        doc,
+        version,
+        now,
+    } = write;
+    let Some(acc) = accounts::cached(w, &account)? else {
+        return Err(StoreError::NotFound("account"));
+    };
     let existing = current(w.conn, &account, kind, &id)?;
     let stored_version = existing.as_ref().map_or(0, |(_, v, _)| *v);
-    if let Some(v) = version {
-        if v < stored_version {
-            return Err(StoreError::Conflict(format!(
-                "version {v} is older than the stored version {stored_version} of {}:{id}; send the latest snapshot",
-                kind.as_str()
-            )));
-        }
+    if let Some(v) = version
+        && v < stored_version
+    {
+        return Err(StoreError::Conflict(format!(
+            "version {v} is older than the stored version {stored_version} of {}:{id}; send the latest snapshot",
+            kind.as_str()
+        )));
     }
-    let live = existing.as_ref().filter(|(_, _, deleted)| !deleted).map(|(d, _, _)| d);
+    let live = existing
+        .as_ref()
+        .filter(|(_, _, deleted)| !deleted)
+        .map(|(d, _, _)| d);
     let subject = format!("{}:{id}", kind.as_str());
     let Some(after) = doc else {
         // deletion (products)
-        let Some(last) = live.cloned() else { return Err(StoreError::NotFound("product")) };
-        let new_version = version.unwrap_or(stored_version + 1).max(stored_version + 1);
+        let Some(last) = live.cloned() else {
+            return Err(StoreError::NotFound("product"));
+        };
+        let new_version = version
+            .unwrap_or(stored_version + 1)
+            .max(stored_version + 1);
         w.conn.execute(
             "UPDATE snapshots SET deleted = 1, version = ?4, updated_at = ?5 WHERE account_id = ?1 AND kind = ?2 AND id = ?3",
             params![account, kind.as_str(), id, new_version, ms(now)],
         )?;
-        let events = store_events(w, &account, &subject, vec![derive::deleted_event(&last)], now)?;
-        return Ok(SnapshotOutcome { version: new_version, events });
+        let events = store_events(
+            w,
+            &account,
+            &subject,
+            vec![derive::deleted_event(&last)],
+            now,
+        )?;
+        return Ok(SnapshotOutcome {
+            version: new_version,
+            events,
+        });
     };
     let derived = derive::derive_events(kind, live, &after);
     if derived.is_empty() {
-        return Ok(SnapshotOutcome { version: stored_version, events: Vec::new() });
+        return Ok(SnapshotOutcome {
+            version: stored_version,
+            events: Vec::new(),
+        });
     }
-    let new_version = version.unwrap_or(stored_version + 1).max(stored_version + 1);
+    let new_version = version
+        .unwrap_or(stored_version + 1)
+        .max(stored_version + 1);
     let text = serde_json::to_string(&after).map_err(|e| corrupt("snapshot", e))?;
     w.conn
         .prepare_cached(
@@ -94,8 +161,16 @@ pub fn put(w: &mut WriteCtx<'_>, write: SnapshotWrite) -> Result<SnapshotOutcome
         .execute(params![account, kind.as_str(), id, new_version, text, ms(now)])?;
     if kind == ResourceKind::Checkout {
         if live.is_none() && derive::checkout_open(&after) {
-            let created = after.get("created_at").and_then(Value::as_str).and_then(|s| s.parse::<Timestamp>().ok()).unwrap_or(now);
-            let due = created.checked_add(SignedDuration::from_mins(i64::from(acc.abandon_after_minutes))).unwrap_or(now);
+            let created = after
+                .get("created_at")
+                .and_then(Value::as_str)
+                .and_then(|s| s.parse::<Timestamp>().ok())
+                .unwrap_or(now);
+            let due = created
+                .checked_add(SignedDuration::from_mins(i64::from(
+                    acc.abandon_after_minutes,
+                )))
+                .unwrap_or(now);
             w.conn.execute(
                 "INSERT INTO timers (account_id, kind, subject_id, due_at) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (account_id, kind, subject_id) DO UPDATE SET due_at = ?4",
@@ -103,11 +178,17 @@ pub fn put(w: &mut WriteCtx<'_>, write: SnapshotWrite) -> Result<SnapshotOutcome
             )?;
             w.woke = true;
         } else if !derive::checkout_open(&after) {
-            w.conn.execute("DELETE FROM timers WHERE account_id = ?1 AND kind = ?2 AND subject_id = ?3", params![account, ABANDON, id])?;
+            w.conn.execute(
+                "DELETE FROM timers WHERE account_id = ?1 AND kind = ?2 AND subject_id = ?3",
+                params![account, ABANDON, id],
+            )?;
         }
     }
     let events = store_events(w, &account, &subject, derived, now)?;
-    Ok(SnapshotOutcome { version: new_version, events })
+    Ok(SnapshotOutcome {
+        version: new_version,
+        events,
+    })
 }
 
 /// Fires timers due at `now` (at most `limit`): each still-open checkout derives
@@ -121,15 +202,25 @@ pub fn fire_due(w: &mut WriteCtx<'_>, now: Timestamp, limit: u32) -> Result<u32>
         .collect::<rusqlite::Result<_>>()?;
     let mut fired = 0;
     for (account, kind, id) in due {
-        w.conn.execute("DELETE FROM timers WHERE account_id = ?1 AND kind = ?2 AND subject_id = ?3", params![account, kind, id])?;
+        w.conn.execute(
+            "DELETE FROM timers WHERE account_id = ?1 AND kind = ?2 AND subject_id = ?3",
+            params![account, kind, id],
+        )?;
         if kind != ABANDON {
             continue;
         }
-        if let Some((doc, _)) = latest(w.conn, &account, ResourceKind::Checkout, &id)? {
-            if derive::checkout_open(&doc) && accounts::cached(w, &account)?.is_some() {
-                store_events(w, &account, &format!("checkout:{id}"), vec![derive::abandoned_event(&doc)], now)?;
-                fired += 1;
-            }
+        if let Some((doc, _)) = latest(w.conn, &account, ResourceKind::Checkout, &id)?
+            && derive::checkout_open(&doc)
+            && accounts::cached(w, &account)?.is_some()
+        {
+            store_events(
+                w,
+                &account,
+                &format!("checkout:{id}"),
+                vec![derive::abandoned_event(&doc)],
+                now,
+            )?;
+            fired += 1;
         }
     }
     Ok(fired)
@@ -137,5 +228,6 @@ pub fn fire_due(w: &mut WriteCtx<'_>, now: Timestamp, limit: u32) -> Result<u32>
 
 /// The earliest timer.
 pub fn next_timer(c: &Connection) -> Result<Option<i64>> {
-    Ok(c.prepare_cached("SELECT MIN(due_at) FROM timers")?.query_row([], |r| r.get(0))?)
+    Ok(c.prepare_cached("SELECT MIN(due_at) FROM timers")?
+        .query_row([], |r| r.get(0))?)
 }

@@ -42,7 +42,8 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Raw> {
 
 fn finish(raw: Raw) -> Result<StoredWebhook> {
     Ok(StoredWebhook {
-        status: WebhookStatus::parse(&raw.status).ok_or_else(|| corrupt("webhook status", &raw.status))?,
+        status: WebhookStatus::parse(&raw.status)
+            .ok_or_else(|| corrupt("webhook status", &raw.status))?,
         config: serde_json::from_str(&raw.config).map_err(|e| corrupt("webhook config", e))?,
         id: raw.id,
         account_id: raw.account_id,
@@ -55,14 +56,20 @@ fn finish(raw: Raw) -> Result<StoredWebhook> {
 }
 
 pub fn list(c: &Connection, account: &str) -> Result<Vec<StoredWebhook>> {
-    let mut stmt = c.prepare_cached(&format!("SELECT {COLUMNS} FROM webhooks WHERE account_id = ?1 ORDER BY created_at, id"))?;
-    let rows = stmt.query_map([account], from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut stmt = c.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM webhooks WHERE account_id = ?1 ORDER BY created_at, id"
+    ))?;
+    let rows = stmt
+        .query_map([account], from_row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
     rows.into_iter().map(finish).collect()
 }
 
 pub fn get(c: &Connection, account: &str, id: &str) -> Result<Option<StoredWebhook>> {
     let row = c
-        .prepare_cached(&format!("SELECT {COLUMNS} FROM webhooks WHERE id = ?1 AND account_id = ?2"))?
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM webhooks WHERE id = ?1 AND account_id = ?2"
+        ))?
         .query_row([id, account], from_row)
         .optional()?;
     row.map(finish).transpose()
@@ -75,8 +82,14 @@ pub fn entries(w: &mut WriteCtx<'_>, account: &str) -> Result<Arc<Vec<WebhookEnt
     }
     let mut out = Vec::new();
     for hook in list(w.conn, account)? {
-        let conditions = hook.config.compiled_conditions().map_err(|e| corrupt("webhook conditions", e))?;
-        out.push(WebhookEntry { hook: Arc::new(hook), conditions });
+        let conditions = hook
+            .config
+            .compiled_conditions()
+            .map_err(|e| corrupt("webhook conditions", e))?;
+        out.push(WebhookEntry {
+            hook: Arc::new(hook),
+            conditions,
+        });
     }
     let out = Arc::new(out);
     w.caches.webhooks.insert(account.to_string(), out.clone());
@@ -88,9 +101,15 @@ fn config_json(w: &StoredWebhook) -> Result<String> {
 }
 
 pub fn create(w: &mut WriteCtx<'_>, hook: StoredWebhook, max: u32) -> Result<StoredWebhook> {
-    let count: i64 = w.conn.query_row("SELECT COUNT(*) FROM webhooks WHERE account_id = ?1", [&hook.account_id], |r| r.get(0))?;
+    let count: i64 = w.conn.query_row(
+        "SELECT COUNT(*) FROM webhooks WHERE account_id = ?1",
+        [&hook.account_id],
+        |r| r.get(0),
+    )?;
     if count >= i64::from(max) {
-        return Err(StoreError::LimitReached(format!("this account may have at most {max} webhooks (limits.max_webhooks)")));
+        return Err(StoreError::LimitReached(format!(
+            "this account may have at most {max} webhooks (limits.max_webhooks)"
+        )));
     }
     w.conn.execute(
         &format!("INSERT INTO webhooks ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
@@ -124,7 +143,10 @@ pub fn update(w: &mut WriteCtx<'_>, hook: StoredWebhook) -> Result<StoredWebhook
 }
 
 pub fn delete(w: &mut WriteCtx<'_>, account: &str, id: &str, now: Timestamp) -> Result<bool> {
-    let n = w.conn.execute("DELETE FROM webhooks WHERE id = ?1 AND account_id = ?2", [id, account])?;
+    let n = w.conn.execute(
+        "DELETE FROM webhooks WHERE id = ?1 AND account_id = ?2",
+        [id, account],
+    )?;
     if n == 1 {
         w.conn.execute(
             "UPDATE deliveries SET status = 'skipped', held = 0, due_at = NULL, reason = 'webhook deleted', updated_at = ?2
@@ -137,7 +159,13 @@ pub fn delete(w: &mut WriteCtx<'_>, account: &str, id: &str, now: Timestamp) -> 
 }
 
 pub fn set_status(w: &mut WriteCtx<'_>, change: StatusChange) -> Result<StoredWebhook> {
-    let StatusChange { account, webhook, status, discard_held, now } = change;
+    let StatusChange {
+        account,
+        webhook,
+        status,
+        discard_held,
+        now,
+    } = change;
     let n = w.conn.execute(
         "UPDATE webhooks SET status = ?3, updated_at = ?4 WHERE id = ?1 AND account_id = ?2",
         params![webhook, account, status.as_str(), ms(now)],

@@ -116,7 +116,11 @@ fn run(conn: Connection, mut rx: mpsc::Receiver<Job>, signal: Arc<Notify>) {
             fail_all(jobs, &conn, &mut caches, err);
             continue;
         }
-        let mut ctx = WriteCtx { conn: &conn, caches: &mut caches, woke: false };
+        let mut ctx = WriteCtx {
+            conn: &conn,
+            caches: &mut caches,
+            woke: false,
+        };
         let mut replies = Vec::with_capacity(jobs.len());
         for job in jobs {
             replies.push(run_one(&mut ctx, job));
