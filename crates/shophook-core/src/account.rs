@@ -82,7 +82,11 @@ impl Account {
     pub fn validate(&self) -> Result<(), FieldError> {
         validate_slug(&self.id).map_err(|e| e.within("id"))?;
         if self.name.chars().count() > 200 {
-            return Err(FieldError::new("name", "too_long", "at most 200 characters"));
+            return Err(FieldError::new(
+                "name",
+                "too_long",
+                "at most 200 characters",
+            ));
         }
         if jiff::tz::TimeZone::get(&self.timezone).is_err() {
             return Err(FieldError::new(
@@ -158,9 +162,18 @@ mod tests {
             (serde_json::json!({"id": "Acme"}), "id"),
             (serde_json::json!({"id": ""}), "id"),
             (serde_json::json!({"id": "-x"}), "id"),
-            (serde_json::json!({"id": "a", "timezone": "Mars/Base"}), "timezone"),
-            (serde_json::json!({"id": "a", "abandon_after_minutes": 0}), "abandon_after_minutes"),
-            (serde_json::json!({"id": "a", "notify_url": "ftp://x"}), "notify_url"),
+            (
+                serde_json::json!({"id": "a", "timezone": "Mars/Base"}),
+                "timezone",
+            ),
+            (
+                serde_json::json!({"id": "a", "abandon_after_minutes": 0}),
+                "abandon_after_minutes",
+            ),
+            (
+                serde_json::json!({"id": "a", "notify_url": "ftp://x"}),
+                "notify_url",
+            ),
         ];
         for (json, field) in cases {
             let err = account(json.clone()).unwrap().validate().unwrap_err();

@@ -86,7 +86,11 @@ impl Condition {
             }
             Op::In | Op::NotIn => match &value {
                 Value::Array(items) if items.iter().all(is_scalar) => {}
-                _ => return Err(need("a list of strings or numbers, e.g. [\"new\", \"paid\"]")),
+                _ => {
+                    return Err(need(
+                        "a list of strings or numbers, e.g. [\"new\", \"paid\"]",
+                    ));
+                }
             },
             Op::Gt | Op::Gte | Op::Lt | Op::Lte => {
                 if !(value.is_number() || value.is_string()) {
@@ -148,13 +152,30 @@ impl CompiledCondition {
             Op::Contains => any(&|v| contains(v, &self.value)),
             Op::NotContains => !any(&|v| contains(v, &self.value)),
             Op::Gt => any(&|v| compare(v, &self.value) == Some(Ordering::Greater)),
-            Op::Gte => any(&|v| matches!(compare(v, &self.value), Some(Ordering::Greater | Ordering::Equal))),
+            Op::Gte => any(&|v| {
+                matches!(
+                    compare(v, &self.value),
+                    Some(Ordering::Greater | Ordering::Equal)
+                )
+            }),
             Op::Lt => any(&|v| compare(v, &self.value) == Some(Ordering::Less)),
-            Op::Lte => any(&|v| matches!(compare(v, &self.value), Some(Ordering::Less | Ordering::Equal))),
-            Op::StartsWith => any(&|v| text_pair(v, &self.value).is_some_and(|(a, b)| a.starts_with(&*b))),
-            Op::EndsWith => any(&|v| text_pair(v, &self.value).is_some_and(|(a, b)| a.ends_with(&*b))),
+            Op::Lte => any(&|v| {
+                matches!(
+                    compare(v, &self.value),
+                    Some(Ordering::Less | Ordering::Equal)
+                )
+            }),
+            Op::StartsWith => {
+                any(&|v| text_pair(v, &self.value).is_some_and(|(a, b)| a.starts_with(&*b)))
+            }
+            Op::EndsWith => {
+                any(&|v| text_pair(v, &self.value).is_some_and(|(a, b)| a.ends_with(&*b)))
+            }
             Op::Matches => any(&|v| {
-                let re = self.regex.as_ref().expect("compile() sets a regex for `matches`");
+                let re = self
+                    .regex
+                    .as_ref()
+                    .expect("compile() sets a regex for `matches`");
                 text(v).is_some_and(|t| re.is_match(&t))
             }),
         }
@@ -191,7 +212,9 @@ pub fn as_decimal(v: &Value) -> Option<Decimal> {
     match v {
         Value::Number(n) => {
             let s = n.to_string();
-            Decimal::from_str(&s).or_else(|_| Decimal::from_scientific(&s)).ok()
+            Decimal::from_str(&s)
+                .or_else(|_| Decimal::from_scientific(&s))
+                .ok()
         }
         Value::String(s) => {
             let t = s.trim();
@@ -250,7 +273,10 @@ pub fn compile_all(conditions: &[Condition]) -> Result<Vec<CompiledCondition>, F
     conditions
         .iter()
         .enumerate()
-        .map(|(i, c)| c.compile().map_err(|e| e.within(&format!("conditions[{i}]"))))
+        .map(|(i, c)| {
+            c.compile()
+                .map_err(|e| e.within(&format!("conditions[{i}]")))
+        })
         .collect()
 }
 
@@ -282,35 +308,119 @@ mod tests {
     #[test]
     fn operators() {
         let table = [
-            (json!({"field": "order.status", "op": "eq", "value": "new"}), true),
-            (json!({"field": "order.status", "op": "ne", "value": "new"}), false),
-            (json!({"field": "order.total", "op": "eq", "value": "120.5"}), true),
-            (json!({"field": "order.total", "op": "gt", "value": 100}), true),
-            (json!({"field": "order.total", "op": "gt", "value": "120.50"}), false),
-            (json!({"field": "order.total", "op": "gte", "value": "120.50"}), true),
-            (json!({"field": "order.total", "op": "lt", "value": "9"}), false),
-            (json!({"field": "order.number", "op": "lte", "value": "1001"}), true),
-            (json!({"field": "order.number", "op": "eq", "value": "1001"}), true),
-            (json!({"field": "order.paid", "op": "eq", "value": false}), true),
-            (json!({"field": "order.paid", "op": "eq", "value": "false"}), true),
-            (json!({"field": "order.status", "op": "in", "value": ["new", "processing"]}), true),
-            (json!({"field": "order.status", "op": "not_in", "value": ["new"]}), false),
-            (json!({"field": "order.tag", "op": "contains", "value": "vip"}), true),
-            (json!({"field": "order.tag", "op": "not_contains", "value": "vip"}), false),
-            (json!({"field": "order.items[*].category", "op": "eq", "value": "books"}), true),
-            (json!({"field": "order.items[*].category", "op": "ne", "value": "books"}), false),
-            (json!({"field": "order.items.category", "op": "eq", "value": "garden"}), false),
-            (json!({"field": "order.items[*].price", "op": "gt", "value": "50"}), true),
+            (
+                json!({"field": "order.status", "op": "eq", "value": "new"}),
+                true,
+            ),
+            (
+                json!({"field": "order.status", "op": "ne", "value": "new"}),
+                false,
+            ),
+            (
+                json!({"field": "order.total", "op": "eq", "value": "120.5"}),
+                true,
+            ),
+            (
+                json!({"field": "order.total", "op": "gt", "value": 100}),
+                true,
+            ),
+            (
+                json!({"field": "order.total", "op": "gt", "value": "120.50"}),
+                false,
+            ),
+            (
+                json!({"field": "order.total", "op": "gte", "value": "120.50"}),
+                true,
+            ),
+            (
+                json!({"field": "order.total", "op": "lt", "value": "9"}),
+                false,
+            ),
+            (
+                json!({"field": "order.number", "op": "lte", "value": "1001"}),
+                true,
+            ),
+            (
+                json!({"field": "order.number", "op": "eq", "value": "1001"}),
+                true,
+            ),
+            (
+                json!({"field": "order.paid", "op": "eq", "value": false}),
+                true,
+            ),
+            (
+                json!({"field": "order.paid", "op": "eq", "value": "false"}),
+                true,
+            ),
+            (
+                json!({"field": "order.status", "op": "in", "value": ["new", "processing"]}),
+                true,
+            ),
+            (
+                json!({"field": "order.status", "op": "not_in", "value": ["new"]}),
+                false,
+            ),
+            (
+                json!({"field": "order.tag", "op": "contains", "value": "vip"}),
+                true,
+            ),
+            (
+                json!({"field": "order.tag", "op": "not_contains", "value": "vip"}),
+                false,
+            ),
+            (
+                json!({"field": "order.items[*].category", "op": "eq", "value": "books"}),
+                true,
+            ),
+            (
+                json!({"field": "order.items[*].category", "op": "ne", "value": "books"}),
+                false,
+            ),
+            (
+                json!({"field": "order.items.category", "op": "eq", "value": "garden"}),
+                false,
+            ),
+            (
+                json!({"field": "order.items[*].price", "op": "gt", "value": "50"}),
+                true,
+            ),
             (json!({"field": "order.custom.gift", "op": "exists"}), true),
-            (json!({"field": "order.custom.missing", "op": "exists"}), false),
-            (json!({"field": "order.custom.missing", "op": "not_exists"}), true),
-            (json!({"field": "order.source.site", "op": "starts_with", "value": "shop-a"}), true),
-            (json!({"field": "order.source.site", "op": "ends_with", "value": ".example"}), true),
-            (json!({"field": "order.custom.note", "op": "matches", "value": "^Zażółć"}), true),
-            (json!({"field": "order.source.site", "op": "matches", "value": "^shop-[bc]"}), false),
-            (json!({"field": "event.type", "op": "eq", "value": "order.created"}), true),
-            (json!({"field": "checkout.id", "op": "eq", "value": "1"}), false),
-            (json!({"field": "order.total", "op": "gt", "value": "99999999999999999999999"}), false),
+            (
+                json!({"field": "order.custom.missing", "op": "exists"}),
+                false,
+            ),
+            (
+                json!({"field": "order.custom.missing", "op": "not_exists"}),
+                true,
+            ),
+            (
+                json!({"field": "order.source.site", "op": "starts_with", "value": "shop-a"}),
+                true,
+            ),
+            (
+                json!({"field": "order.source.site", "op": "ends_with", "value": ".example"}),
+                true,
+            ),
+            (
+                json!({"field": "order.custom.note", "op": "matches", "value": "^Zażółć"}),
+                true,
+            ),
+            (
+                json!({"field": "order.source.site", "op": "matches", "value": "^shop-[bc]"}),
+                false,
+            ),
+            (
+                json!({"field": "event.type", "op": "eq", "value": "order.created"}),
+                true,
+            ),
+            (
+                json!({"field": "checkout.id", "op": "eq", "value": "1"}),
+                false,
+            ),
+            (
+                json!({"field": "order.total", "op": "gt", "value": "99999999999999999999999"}),
+                false,
+            ),
         ];
         for (cond, expect) in table {
             assert_eq!(holds(cond.clone()), expect, "{cond}");
@@ -321,11 +431,23 @@ mod tests {
     fn bad_conditions_name_their_field() {
         let table = [
             (json!({"field": "", "op": "eq", "value": 1}), "field"),
-            (json!({"field": "order.x", "op": "in", "value": "new"}), "value"),
-            (json!({"field": "order.x", "op": "exists", "value": 1}), "value"),
-            (json!({"field": "order.x", "op": "matches", "value": "("}), "value"),
+            (
+                json!({"field": "order.x", "op": "in", "value": "new"}),
+                "value",
+            ),
+            (
+                json!({"field": "order.x", "op": "exists", "value": 1}),
+                "value",
+            ),
+            (
+                json!({"field": "order.x", "op": "matches", "value": "("}),
+                "value",
+            ),
             (json!({"field": "order.x", "op": "eq"}), "value"),
-            (json!({"field": "order.x", "op": "gt", "value": [1]}), "value"),
+            (
+                json!({"field": "order.x", "op": "gt", "value": [1]}),
+                "value",
+            ),
         ];
         for (cond, field) in table {
             let c: Condition = serde_json::from_value(cond.clone()).unwrap();

@@ -7,8 +7,8 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::event::Event;
 use crate::FieldError;
+use crate::event::Event;
 
 /// One step of a field path.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -225,7 +225,9 @@ mod tests {
 
     #[test]
     fn bad_paths_are_refused() {
-        for p in ["", ".a", "a..b", "[0]", "a[x]", "a[1", "a]b", "*.a", "a[0]b"] {
+        for p in [
+            "", ".a", "a..b", "[0]", "a[x]", "a[1", "a]b", "*.a", "a[0]b",
+        ] {
             assert!(FieldPath::parse(p).is_err(), "{p:?} should be refused");
         }
     }

@@ -63,7 +63,9 @@ pub fn truthy(v: Option<&Value>) -> bool {
     match v {
         Some(Value::Bool(b)) => *b,
         Some(Value::Number(n)) => n.as_f64().is_some_and(|f| f != 0.0),
-        Some(Value::String(s)) => matches!(s.trim().to_ascii_lowercase().as_str(), "true" | "1" | "yes"),
+        Some(Value::String(s)) => {
+            matches!(s.trim().to_ascii_lowercase().as_str(), "true" | "1" | "yes")
+        }
         _ => false,
     }
 }
@@ -100,12 +102,19 @@ fn event(t: EventType, kind: ResourceKind, after: &Value, extra: &[(&str, Value)
     for (k, v) in extra {
         data.insert((*k).to_string(), v.clone());
     }
-    DerivedEvent { event_type: t, data: Value::Object(data) }
+    DerivedEvent {
+        event_type: t,
+        data: Value::Object(data),
+    }
 }
 
 /// The events a new snapshot derives, given the previous one (`None` = new).
 /// Identical snapshots derive nothing.
-pub fn derive_events(kind: ResourceKind, before: Option<&Value>, after: &Value) -> Vec<DerivedEvent> {
+pub fn derive_events(
+    kind: ResourceKind,
+    before: Option<&Value>,
+    after: &Value,
+) -> Vec<DerivedEvent> {
     let empty = Map::new();
     let b = before.and_then(Value::as_object);
     let a = after.as_object().unwrap_or(&empty);
@@ -116,7 +125,11 @@ pub fn derive_events(kind: ResourceKind, before: Option<&Value>, after: &Value) 
     }
 }
 
-fn order_events(before: Option<&Map<String, Value>>, a: &Map<String, Value>, after: &Value) -> Vec<DerivedEvent> {
+fn order_events(
+    before: Option<&Map<String, Value>>,
+    a: &Map<String, Value>,
+    after: &Value,
+) -> Vec<DerivedEvent> {
     use EventType::*;
     let k = ResourceKind::Order;
     let Some(b) = before else {
@@ -138,9 +151,19 @@ fn order_events(before: Option<&Map<String, Value>>, a: &Map<String, Value>, aft
     }
     if changed.contains("status") {
         let previous = b.get("status").cloned().unwrap_or(Value::Null);
-        out.push(event(OrderStatusChanged, k, after, &[("previous_status", previous.clone())]));
+        out.push(event(
+            OrderStatusChanged,
+            k,
+            after,
+            &[("previous_status", previous.clone())],
+        ));
         if text(a.get("status")).as_deref() == Some("cancelled") {
-            out.push(event(OrderCancelled, k, after, &[("previous_status", previous)]));
+            out.push(event(
+                OrderCancelled,
+                k,
+                after,
+                &[("previous_status", previous)],
+            ));
         }
         explained.extend(["status", "cancelled_at"]);
     }
@@ -162,7 +185,11 @@ fn is_completed(m: &Map<String, Value>) -> bool {
     text(m.get("status")).as_deref() == Some("completed")
 }
 
-fn checkout_events(before: Option<&Map<String, Value>>, a: &Map<String, Value>, after: &Value) -> Vec<DerivedEvent> {
+fn checkout_events(
+    before: Option<&Map<String, Value>>,
+    a: &Map<String, Value>,
+    after: &Value,
+) -> Vec<DerivedEvent> {
     use EventType::*;
     let k = ResourceKind::Checkout;
     let Some(b) = before else {
@@ -189,14 +216,23 @@ fn checkout_events(before: Option<&Map<String, Value>>, a: &Map<String, Value>, 
     out
 }
 
-fn product_events(before: Option<&Map<String, Value>>, a: &Map<String, Value>, after: &Value) -> Vec<DerivedEvent> {
+fn product_events(
+    before: Option<&Map<String, Value>>,
+    a: &Map<String, Value>,
+    after: &Value,
+) -> Vec<DerivedEvent> {
     use EventType::*;
     let k = ResourceKind::Product;
     let is_zero = |v: Option<&Value>| v.and_then(as_decimal).is_some_and(|d| d.is_zero());
     let Some(b) = before else {
         let mut out = vec![event(ProductCreated, k, after, &[])];
         if is_zero(a.get("stock")) {
-            out.push(event(ProductOutOfStock, k, after, &[("previous_stock", Value::Null)]));
+            out.push(event(
+                ProductOutOfStock,
+                k,
+                after,
+                &[("previous_stock", Value::Null)],
+            ));
         }
         return out;
     };
@@ -208,9 +244,19 @@ fn product_events(before: Option<&Map<String, Value>>, a: &Map<String, Value>, a
     let stock_changed = !same_number(b.get("stock"), a.get("stock"));
     if stock_changed {
         let previous = b.get("stock").cloned().unwrap_or(Value::Null);
-        out.push(event(ProductStockChanged, k, after, &[("previous_stock", previous.clone())]));
+        out.push(event(
+            ProductStockChanged,
+            k,
+            after,
+            &[("previous_stock", previous.clone())],
+        ));
         if is_zero(a.get("stock")) {
-            out.push(event(ProductOutOfStock, k, after, &[("previous_stock", previous)]));
+            out.push(event(
+                ProductOutOfStock,
+                k,
+                after,
+                &[("previous_stock", previous)],
+            ));
         }
     }
     // `stock` written differently but equal ("5" vs 5) explains nothing else either.
@@ -227,7 +273,12 @@ pub fn deleted_event(last: &Value) -> DerivedEvent {
 
 /// `checkout.abandoned` for the current snapshot.
 pub fn abandoned_event(current: &Value) -> DerivedEvent {
-    event(EventType::CheckoutAbandoned, ResourceKind::Checkout, current, &[])
+    event(
+        EventType::CheckoutAbandoned,
+        ResourceKind::Checkout,
+        current,
+        &[],
+    )
 }
 
 /// Whether a checkout still counts as open (abandonment applies).
@@ -241,7 +292,10 @@ pub fn describe_now(path: &str, values: &[&Value]) -> String {
     match values {
         [] => format!("{path} is now absent"),
         [v] => format!("{path} is now {}", json!(v)),
-        vs => format!("{path} is now {}", Value::Array(vs.iter().map(|v| (*v).clone()).collect())),
+        vs => format!(
+            "{path} is now {}",
+            Value::Array(vs.iter().map(|v| (*v).clone()).collect())
+        ),
     }
 }
 
@@ -251,34 +305,111 @@ mod tests {
     use EventType::*;
 
     fn check(kind: ResourceKind, before: Option<Value>, after: Value, expect: &[EventType]) {
-        let got: Vec<EventType> = derive_events(kind, before.as_ref(), &after).iter().map(|e| e.event_type).collect();
+        let got: Vec<EventType> = derive_events(kind, before.as_ref(), &after)
+            .iter()
+            .map(|e| e.event_type)
+            .collect();
         assert_eq!(got, expect, "{before:?} -> {after}");
     }
 
     #[test]
     fn orders() {
         let o = ResourceKind::Order;
-        check(o, None, json!({"id": "1", "status": "new", "paid": false}), &[OrderCreated]);
-        check(o, None, json!({"id": "1", "paid": true}), &[OrderCreated, OrderPaid]);
-        check(o, Some(json!({"id": "1", "paid": false})), json!({"id": "1", "paid": false}), &[]);
-        check(o, Some(json!({"id": "1", "paid": false})), json!({"id": "1", "paid": true, "paid_at": "2026-01-01T00:00:00Z"}), &[OrderPaid]);
-        check(o, Some(json!({"id": "1", "paid": "0"})), json!({"id": "1", "paid": "1"}), &[OrderPaid]);
-        check(o, Some(json!({"id": "1", "paid": true})), json!({"id": "1", "paid": false}), &[OrderUpdated]);
-        check(o, Some(json!({"id": "1", "status": "new"})), json!({"id": "1", "status": "packed"}), &[OrderStatusChanged]);
-        check(o, Some(json!({"id": "1", "status": "new"})), json!({"id": "1", "status": "cancelled", "cancelled_at": "x"}), &[OrderStatusChanged, OrderCancelled]);
-        check(o, Some(json!({"id": "1"})), json!({"id": "1", "tracking_number": "EN123", "carrier": "dpd"}), &[OrderShipped]);
-        check(o, Some(json!({"id": "1", "tracking_number": ""})), json!({"id": "1", "tracking_number": "EN1"}), &[OrderShipped]);
-        check(o, Some(json!({"id": "1", "tracking_number": "EN1"})), json!({"id": "1", "tracking_number": "EN2"}), &[OrderUpdated]);
-        check(o, Some(json!({"id": "1"})), json!({"id": "1", "refunded_at": "2026-02-01T00:00:00Z"}), &[OrderRefunded]);
-        check(o, Some(json!({"id": "1", "items": []})), json!({"id": "1", "items": [{"sku": "A"}]}), &[OrderUpdated]);
-        check(o, Some(json!({"id": "1", "custom": {"a": 1}})), json!({"id": "1", "custom": {"a": 2}}), &[OrderUpdated]);
+        check(
+            o,
+            None,
+            json!({"id": "1", "status": "new", "paid": false}),
+            &[OrderCreated],
+        );
+        check(
+            o,
+            None,
+            json!({"id": "1", "paid": true}),
+            &[OrderCreated, OrderPaid],
+        );
+        check(
+            o,
+            Some(json!({"id": "1", "paid": false})),
+            json!({"id": "1", "paid": false}),
+            &[],
+        );
+        check(
+            o,
+            Some(json!({"id": "1", "paid": false})),
+            json!({"id": "1", "paid": true, "paid_at": "2026-01-01T00:00:00Z"}),
+            &[OrderPaid],
+        );
+        check(
+            o,
+            Some(json!({"id": "1", "paid": "0"})),
+            json!({"id": "1", "paid": "1"}),
+            &[OrderPaid],
+        );
+        check(
+            o,
+            Some(json!({"id": "1", "paid": true})),
+            json!({"id": "1", "paid": false}),
+            &[OrderUpdated],
+        );
+        check(
+            o,
+            Some(json!({"id": "1", "status": "new"})),
+            json!({"id": "1", "status": "packed"}),
+            &[OrderStatusChanged],
+        );
+        check(
+            o,
+            Some(json!({"id": "1", "status": "new"})),
+            json!({"id": "1", "status": "cancelled", "cancelled_at": "x"}),
+            &[OrderStatusChanged, OrderCancelled],
+        );
+        check(
+            o,
+            Some(json!({"id": "1"})),
+            json!({"id": "1", "tracking_number": "EN123", "carrier": "dpd"}),
+            &[OrderShipped],
+        );
+        check(
+            o,
+            Some(json!({"id": "1", "tracking_number": ""})),
+            json!({"id": "1", "tracking_number": "EN1"}),
+            &[OrderShipped],
+        );
+        check(
+            o,
+            Some(json!({"id": "1", "tracking_number": "EN1"})),
+            json!({"id": "1", "tracking_number": "EN2"}),
+            &[OrderUpdated],
+        );
+        check(
+            o,
+            Some(json!({"id": "1"})),
+            json!({"id": "1", "refunded_at": "2026-02-01T00:00:00Z"}),
+            &[OrderRefunded],
+        );
+        check(
+            o,
+            Some(json!({"id": "1", "items": []})),
+            json!({"id": "1", "items": [{"sku": "A"}]}),
+            &[OrderUpdated],
+        );
+        check(
+            o,
+            Some(json!({"id": "1", "custom": {"a": 1}})),
+            json!({"id": "1", "custom": {"a": 2}}),
+            &[OrderUpdated],
+        );
         check(
             o,
             Some(json!({"id": "1", "status": "new", "paid": false, "total": "10.00"})),
             json!({"id": "1", "status": "processing", "paid": true, "total": "12.00"}),
             &[OrderPaid, OrderStatusChanged, OrderUpdated],
         );
-        let ev = derive_events(o, Some(&json!({"id": "1", "status": "new"})), &json!({"id": "1", "status": "shipped"}));
+        let ev = derive_events(
+            o,
+            Some(&json!({"id": "1", "status": "new"})),
+            &json!({"id": "1", "status": "shipped"}),
+        );
         assert_eq!(ev[0].data["previous_status"], "new");
         assert_eq!(ev[0].data["order"]["status"], "shipped");
     }
@@ -286,10 +417,30 @@ mod tests {
     #[test]
     fn checkouts() {
         let c = ResourceKind::Checkout;
-        check(c, None, json!({"id": "c1", "status": "open"}), &[CheckoutCreated]);
-        check(c, Some(json!({"id": "c1", "status": "open"})), json!({"id": "c1", "status": "open", "total": "5"}), &[CheckoutUpdated]);
-        check(c, Some(json!({"id": "c1", "status": "open"})), json!({"id": "c1", "status": "completed", "completed_at": "t"}), &[CheckoutCompleted]);
-        check(c, Some(json!({"id": "c1", "status": "completed"})), json!({"id": "c1", "status": "completed", "total": "9"}), &[]);
+        check(
+            c,
+            None,
+            json!({"id": "c1", "status": "open"}),
+            &[CheckoutCreated],
+        );
+        check(
+            c,
+            Some(json!({"id": "c1", "status": "open"})),
+            json!({"id": "c1", "status": "open", "total": "5"}),
+            &[CheckoutUpdated],
+        );
+        check(
+            c,
+            Some(json!({"id": "c1", "status": "open"})),
+            json!({"id": "c1", "status": "completed", "completed_at": "t"}),
+            &[CheckoutCompleted],
+        );
+        check(
+            c,
+            Some(json!({"id": "c1", "status": "completed"})),
+            json!({"id": "c1", "status": "completed", "total": "9"}),
+            &[],
+        );
         check(c, Some(json!({"id": "c1"})), json!({"id": "c1"}), &[]);
         assert!(checkout_open(&json!({"status": "open"})));
         assert!(!checkout_open(&json!({"status": "completed"})));
@@ -299,21 +450,64 @@ mod tests {
     fn products() {
         let p = ResourceKind::Product;
         check(p, None, json!({"id": "p", "stock": 3}), &[ProductCreated]);
-        check(p, None, json!({"id": "p", "stock": 0}), &[ProductCreated, ProductOutOfStock]);
-        check(p, Some(json!({"id": "p", "stock": 3})), json!({"id": "p", "stock": 2}), &[ProductStockChanged]);
-        check(p, Some(json!({"id": "p", "stock": 3})), json!({"id": "p", "stock": 0}), &[ProductStockChanged, ProductOutOfStock]);
-        check(p, Some(json!({"id": "p", "stock": 3})), json!({"id": "p", "stock": "3"}), &[]);
-        check(p, Some(json!({"id": "p", "stock": 3, "price": "1.00"})), json!({"id": "p", "stock": 3, "price": "2.00"}), &[ProductUpdated]);
-        check(p, Some(json!({"id": "p", "name": "Kubek"})), json!({"id": "p", "name": "Kubek ☕"}), &[ProductUpdated]);
-        let ev = derive_events(p, Some(&json!({"id": "p", "stock": 3})), &json!({"id": "p", "stock": 0}));
+        check(
+            p,
+            None,
+            json!({"id": "p", "stock": 0}),
+            &[ProductCreated, ProductOutOfStock],
+        );
+        check(
+            p,
+            Some(json!({"id": "p", "stock": 3})),
+            json!({"id": "p", "stock": 2}),
+            &[ProductStockChanged],
+        );
+        check(
+            p,
+            Some(json!({"id": "p", "stock": 3})),
+            json!({"id": "p", "stock": 0}),
+            &[ProductStockChanged, ProductOutOfStock],
+        );
+        check(
+            p,
+            Some(json!({"id": "p", "stock": 3})),
+            json!({"id": "p", "stock": "3"}),
+            &[],
+        );
+        check(
+            p,
+            Some(json!({"id": "p", "stock": 3, "price": "1.00"})),
+            json!({"id": "p", "stock": 3, "price": "2.00"}),
+            &[ProductUpdated],
+        );
+        check(
+            p,
+            Some(json!({"id": "p", "name": "Kubek"})),
+            json!({"id": "p", "name": "Kubek ☕"}),
+            &[ProductUpdated],
+        );
+        let ev = derive_events(
+            p,
+            Some(&json!({"id": "p", "stock": 3})),
+            &json!({"id": "p", "stock": 0}),
+        );
         assert_eq!(ev[0].data["previous_stock"], 3);
-        assert_eq!(deleted_event(&json!({"id": "p"})).event_type, ProductDeleted);
-        assert_eq!(abandoned_event(&json!({"id": "c"})).data["checkout"]["id"], "c");
+        assert_eq!(
+            deleted_event(&json!({"id": "p"})).event_type,
+            ProductDeleted
+        );
+        assert_eq!(
+            abandoned_event(&json!({"id": "c"})).data["checkout"]["id"],
+            "c"
+        );
     }
 
     #[test]
     fn describe() {
-        assert_eq!(describe_now("order.paid", &[&json!(true)]), "order.paid is now true");
+        assert_eq!(
+            describe_now("order.paid", &[&json!(true)]),
+            "order.paid is now true"
+        );
         assert_eq!(describe_now("order.x", &[]), "order.x is now absent");
     }
 }

@@ -73,15 +73,28 @@ mod tests {
              &data%5Border%5D%5Bnote%5D=&data%5Border%5D%5Btotal%5D=10.50&data%5Border%5D%5Bqty%5D=2\
              &data%5Border%5D%5Bitems%5D%5B0%5D%5Bsku%5D=A1&data%5Border%5D%5Bitems%5D%5B1%5D%5Bsku%5D=B+2%26"
         );
-        let decoded: Vec<(String, String)> = form_urlencoded::parse(body.as_bytes()).into_owned().collect();
+        let decoded: Vec<(String, String)> = form_urlencoded::parse(body.as_bytes())
+            .into_owned()
+            .collect();
         assert_eq!(decoded[0], ("type".to_string(), "order.paid".to_string()));
-        assert_eq!(decoded[8], ("data[order][items][1][sku]".to_string(), "B 2&".to_string()));
+        assert_eq!(
+            decoded[8],
+            ("data[order][items][1][sku]".to_string(), "B 2&".to_string())
+        );
     }
 
     #[test]
     fn unicode_survives() {
         let body = encode(&json!({"city": "Łódź", "name": "Zażółć 🚚"}));
-        let back: Vec<(String, String)> = form_urlencoded::parse(body.as_bytes()).into_owned().collect();
-        assert_eq!(back, [("city".into(), "Łódź".into()), ("name".into(), "Zażółć 🚚".into())]);
+        let back: Vec<(String, String)> = form_urlencoded::parse(body.as_bytes())
+            .into_owned()
+            .collect();
+        assert_eq!(
+            back,
+            [
+                ("city".into(), "Łódź".into()),
+                ("name".into(), "Zażółć 🚚".into())
+            ]
+        );
     }
 }

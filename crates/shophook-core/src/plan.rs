@@ -51,18 +51,29 @@ impl DeliveryStatus {
 
     /// Parses a wire name.
     pub fn parse(s: &str) -> Option<Self> {
-        DeliveryStatus::ALL.iter().copied().find(|d| d.as_str() == s)
+        DeliveryStatus::ALL
+            .iter()
+            .copied()
+            .find(|d| d.as_str() == s)
     }
 
     /// Whether no further attempt will be made.
     pub fn is_final(self) -> bool {
-        matches!(self, DeliveryStatus::Succeeded | DeliveryStatus::Dead | DeliveryStatus::Skipped)
+        matches!(
+            self,
+            DeliveryStatus::Succeeded | DeliveryStatus::Dead | DeliveryStatus::Skipped
+        )
     }
 }
 
 /// Whether `event` reaches a webhook with this config: its event filter, its
 /// product scope and all its conditions.
-pub fn reaches(config: &WebhookConfig, conditions: &[CompiledCondition], event: &Event, ctx: &EventContext<'_>) -> bool {
+pub fn reaches(
+    config: &WebhookConfig,
+    conditions: &[CompiledCondition],
+    event: &Event,
+    ctx: &EventContext<'_>,
+) -> bool {
     config.wants(event.event_type)
         && (config.products.is_empty() || touches_products(&event.data, &config.products))
         && conditions.iter().all(|c| c.holds(ctx))
@@ -79,14 +90,19 @@ pub fn touches_products(data: &Value, products: &[String]) -> bool {
         })
     };
     if let Some(p) = data.get("product")
-        && (listed(p.get("id")) || listed(p.get("sku"))) {
-            return true;
-        }
+        && (listed(p.get("id")) || listed(p.get("sku")))
+    {
+        return true;
+    }
     ["order", "checkout"].iter().any(|kind| {
         data.get(kind)
             .and_then(|r| r.get("items"))
             .and_then(Value::as_array)
-            .is_some_and(|items| items.iter().any(|i| listed(i.get("product_id")) || listed(i.get("sku"))))
+            .is_some_and(|items| {
+                items
+                    .iter()
+                    .any(|i| listed(i.get("product_id")) || listed(i.get("sku")))
+            })
     })
 }
 
@@ -103,15 +119,29 @@ pub struct InitialState {
 
 /// The first state of a new delivery: delayed by `delay_minutes`, moved into the
 /// next schedule window, and held (as `scheduled`) while the webhook is not active.
-pub fn initial_state(status: WebhookStatus, config: &WebhookConfig, now: Timestamp) -> InitialState {
-    let delayed = now.checked_add(SignedDuration::from_mins(i64::from(config.delay_minutes))).unwrap_or(now);
+pub fn initial_state(
+    status: WebhookStatus,
+    config: &WebhookConfig,
+    now: Timestamp,
+) -> InitialState {
+    let delayed = now
+        .checked_add(SignedDuration::from_mins(i64::from(config.delay_minutes)))
+        .unwrap_or(now);
     let due_at = match &config.schedule {
         Some(s) => schedule::next_open(s, delayed),
         None => delayed,
     };
     let held = status != WebhookStatus::Active;
-    let status = if held || due_at > now { DeliveryStatus::Scheduled } else { DeliveryStatus::Pending };
-    InitialState { status, due_at, held }
+    let status = if held || due_at > now {
+        DeliveryStatus::Scheduled
+    } else {
+        DeliveryStatus::Pending
+    };
+    InitialState {
+        status,
+        due_at,
+        held,
+    }
 }
 
 #[cfg(test)]
@@ -122,46 +152,111 @@ mod tests {
     use serde_json::json;
 
     fn config(json: Value) -> WebhookConfig {
-        serde_json::from_value::<WebhookInput>(json).unwrap().into_new_config().unwrap().0
+        serde_json::from_value::<WebhookInput>(json)
+            .unwrap()
+            .into_new_config()
+            .unwrap()
+            .0
     }
 
     fn ev(t: EventType, data: Value) -> Event {
-        Event { id: "evt_1".into(), event_type: t, account: "a".into(), subject: None, created_at: Timestamp::UNIX_EPOCH, data }
+        Event {
+            id: "evt_1".into(),
+            event_type: t,
+            account: "a".into(),
+            subject: None,
+            created_at: Timestamp::UNIX_EPOCH,
+            data,
+        }
     }
 
     #[test]
     fn filters() {
         let order = json!({"order": {"id": "1", "status": "new", "items": [{"product_id": "p1", "sku": "A1"}]}});
         let table = [
-            (json!({"url": "https://x/", "events": ["*"]}), EventType::OrderCreated, true),
-            (json!({"url": "https://x/", "events": ["order.paid"]}), EventType::OrderCreated, false),
-            (json!({"url": "https://x/", "events": ["*"], "products": ["A1"]}), EventType::OrderCreated, true),
-            (json!({"url": "https://x/", "events": ["*"], "products": ["p1"]}), EventType::OrderCreated, true),
-            (json!({"url": "https://x/", "events": ["*"], "products": ["Z9"]}), EventType::OrderCreated, false),
-            (json!({"url": "https://x/", "events": ["*"], "conditions": [{"field": "order.status", "op": "eq", "value": "new"}]}), EventType::OrderCreated, true),
-            (json!({"url": "https://x/", "events": ["*"], "conditions": [{"field": "order.status", "op": "eq", "value": "paid"}]}), EventType::OrderCreated, false),
+            (
+                json!({"url": "https://x/", "events": ["*"]}),
+                EventType::OrderCreated,
+                true,
+            ),
+            (
+                json!({"url": "https://x/", "events": ["order.paid"]}),
+                EventType::OrderCreated,
+                false,
+            ),
+            (
+                json!({"url": "https://x/", "events": ["*"], "products": ["A1"]}),
+                EventType::OrderCreated,
+                true,
+            ),
+            (
+                json!({"url": "https://x/", "events": ["*"], "products": ["p1"]}),
+                EventType::OrderCreated,
+                true,
+            ),
+            (
+                json!({"url": "https://x/", "events": ["*"], "products": ["Z9"]}),
+                EventType::OrderCreated,
+                false,
+            ),
+            (
+                json!({"url": "https://x/", "events": ["*"], "conditions": [{"field": "order.status", "op": "eq", "value": "new"}]}),
+                EventType::OrderCreated,
+                true,
+            ),
+            (
+                json!({"url": "https://x/", "events": ["*"], "conditions": [{"field": "order.status", "op": "eq", "value": "paid"}]}),
+                EventType::OrderCreated,
+                false,
+            ),
         ];
         for (c, t, expect) in table {
             let c = config(c);
             let e = ev(t, order.clone());
             let ctx = EventContext::new(&e, "A");
-            assert_eq!(reaches(&c, &c.compiled_conditions().unwrap(), &e, &ctx), expect, "{c:?}");
+            assert_eq!(
+                reaches(&c, &c.compiled_conditions().unwrap(), &e, &ctx),
+                expect,
+                "{c:?}"
+            );
         }
-        assert!(touches_products(&json!({"product": {"id": "p1"}}), &["p1".into()]));
-        assert!(!touches_products(&json!({"product": {"id": "p2", "sku": "X"}}), &["p1".into()]));
+        assert!(touches_products(
+            &json!({"product": {"id": "p1"}}),
+            &["p1".into()]
+        ));
+        assert!(!touches_products(
+            &json!({"product": {"id": "p2", "sku": "X"}}),
+            &["p1".into()]
+        ));
     }
 
     #[test]
     fn initial_states() {
         let now: Timestamp = "2026-03-02T10:00:00Z".parse().unwrap();
-        let s = |status, due_at: &str, held| InitialState { status, due_at: due_at.parse().unwrap(), held };
+        let s = |status, due_at: &str, held| InitialState {
+            status,
+            due_at: due_at.parse().unwrap(),
+            held,
+        };
         let plain = config(json!({"url": "https://x/", "events": ["*"]}));
-        assert_eq!(initial_state(WebhookStatus::Active, &plain, now), s(DeliveryStatus::Pending, "2026-03-02T10:00:00Z", false));
-        assert_eq!(initial_state(WebhookStatus::Paused, &plain, now), s(DeliveryStatus::Scheduled, "2026-03-02T10:00:00Z", true));
+        assert_eq!(
+            initial_state(WebhookStatus::Active, &plain, now),
+            s(DeliveryStatus::Pending, "2026-03-02T10:00:00Z", false)
+        );
+        assert_eq!(
+            initial_state(WebhookStatus::Paused, &plain, now),
+            s(DeliveryStatus::Scheduled, "2026-03-02T10:00:00Z", true)
+        );
         let delayed = config(json!({"url": "https://x/", "events": ["*"], "delay_minutes": 30}));
-        assert_eq!(initial_state(WebhookStatus::Active, &delayed, now), s(DeliveryStatus::Scheduled, "2026-03-02T10:30:00Z", false));
+        assert_eq!(
+            initial_state(WebhookStatus::Active, &delayed, now),
+            s(DeliveryStatus::Scheduled, "2026-03-02T10:30:00Z", false)
+        );
         let windowed = config(json!({"url": "https://x/", "events": ["*"],
             "schedule": {"timezone": "UTC", "windows": [{"days": ["mon"], "from": "12:00", "to": "13:00"}]}}));
-        assert_eq!(initial_state(WebhookStatus::Active, &windowed, now), s(DeliveryStatus::Scheduled, "2026-03-02T12:00:00Z", false));
+        assert_eq!(
+            initial_state(WebhookStatus::Active, &windowed, now),
+            s(DeliveryStatus::Scheduled, "2026-03-02T12:00:00Z", false)
+        );
     }
 }

@@ -100,16 +100,29 @@ pub fn render_request(input: &RenderInput<'_>) -> Result<OutgoingRequest, Render
     headers.push(("webhook-timestamp".to_string(), input.timestamp.to_string()));
     headers.push((
         "webhook-signature".to_string(),
-        signature_header(input.secrets, input.delivery_id, input.timestamp, body.as_bytes()),
+        signature_header(
+            input.secrets,
+            input.delivery_id,
+            input.timestamp,
+            body.as_bytes(),
+        ),
     ));
     for (k, v) in &input.config.headers {
         headers.push((k.clone(), v.clone()));
     }
-    Ok(OutgoingRequest { method: input.config.method, url, headers, body })
+    Ok(OutgoingRequest {
+        method: input.config.method,
+        url,
+        headers,
+        body,
+    })
 }
 
 /// The body and its content type for the webhook's format.
-fn render_body(input: &RenderInput<'_>, ctx: &EventContext<'_>) -> Result<(Arc<str>, String), RenderError> {
+fn render_body(
+    input: &RenderInput<'_>,
+    ctx: &EventContext<'_>,
+) -> Result<(Arc<str>, String), RenderError> {
     let config = input.config;
     if config.method == Method::Get {
         return Ok((Arc::from(""), String::new()));
@@ -122,8 +135,12 @@ fn render_body(input: &RenderInput<'_>, ctx: &EventContext<'_>) -> Result<(Arc<s
         )),
         "template" => {
             let source = config.template.as_deref().unwrap_or("");
-            let body = crate::template::render(source, &ctx.to_value()).map_err(|e| RenderError::Template(e.message))?;
-            Ok((Arc::from(body), content_type.unwrap_or_else(|| "text/plain; charset=utf-8".into())))
+            let body = crate::template::render(source, &ctx.to_value())
+                .map_err(|e| RenderError::Template(e.message))?;
+            Ok((
+                Arc::from(body),
+                content_type.unwrap_or_else(|| "text/plain; charset=utf-8".into()),
+            ))
         }
         "json" => {
             let body = match &config.legacy_hash {
@@ -131,13 +148,21 @@ fn render_body(input: &RenderInput<'_>, ctx: &EventContext<'_>) -> Result<(Arc<s
                 Some(h) => {
                     let mut v: Value = serde_json::from_str(input.envelope).unwrap_or(Value::Null);
                     if let Value::Object(m) = &mut v {
-                        let digest = legacy_digest(&h.algorithm, &h.parts, ctx, input.secrets.first().map(|s| s.as_str()).unwrap_or(""));
+                        let digest = legacy_digest(
+                            &h.algorithm,
+                            &h.parts,
+                            ctx,
+                            input.secrets.first().map(|s| s.as_str()).unwrap_or(""),
+                        );
                         m.insert(h.field.clone(), Value::String(digest));
                     }
                     Arc::from(v.to_string())
                 }
             };
-            Ok((body, content_type.unwrap_or_else(|| "application/json".into())))
+            Ok((
+                body,
+                content_type.unwrap_or_else(|| "application/json".into()),
+            ))
         }
         other => Err(RenderError::UnknownFormat(other.to_string())),
     }
@@ -150,22 +175,31 @@ fn form_pairs(input: &RenderInput<'_>, ctx: &EventContext<'_>) -> Vec<(String, S
     let mut pairs = crate::form::pairs(&envelope);
     if let Some(h) = &input.config.legacy_hash {
         let secret = input.secrets.first().map(|s| s.as_str()).unwrap_or("");
-        pairs.push((h.field.clone(), legacy_digest(&h.algorithm, &h.parts, ctx, secret)));
+        pairs.push((
+            h.field.clone(),
+            legacy_digest(&h.algorithm, &h.parts, ctx, secret),
+        ));
     }
     pairs
 }
 
 /// Hex digest of the parts' values concatenated, then the secret appended.
-pub fn legacy_digest(algorithm: &str, parts: &[String], ctx: &EventContext<'_>, secret: &str) -> String {
+pub fn legacy_digest(
+    algorithm: &str,
+    parts: &[String],
+    ctx: &EventContext<'_>,
+    secret: &str,
+) -> String {
     let mut input = String::new();
     for p in parts {
         if let Ok(path) = FieldPath::parse(p)
-            && let Some(v) = ctx.resolve(&path).first() {
-                match v {
-                    Value::String(s) => input.push_str(s),
-                    other => input.push_str(&other.to_string()),
-                }
+            && let Some(v) = ctx.resolve(&path).first()
+        {
+            match v {
+                Value::String(s) => input.push_str(s),
+                other => input.push_str(&other.to_string()),
             }
+        }
     }
     input.push_str(secret);
     let bytes: Vec<u8> = match algorithm {
@@ -183,7 +217,11 @@ mod tests {
     use crate::webhook::WebhookInput;
 
     fn config(json: Value) -> WebhookConfig {
-        serde_json::from_value::<WebhookInput>(json).unwrap().into_new_config().unwrap().0
+        serde_json::from_value::<WebhookInput>(json)
+            .unwrap()
+            .into_new_config()
+            .unwrap()
+            .0
     }
 
     fn event() -> Event {
@@ -217,49 +255,86 @@ mod tests {
 
     #[test]
     fn json_request() {
-        let c = config(json!({"url": "https://x.example/in?o={id_order}&j={id_job}", "events": ["*"], "headers": {"X-Api-Key": "k"}}));
+        let c = config(
+            json!({"url": "https://x.example/in?o={id_order}&j={id_job}", "events": ["*"], "headers": {"X-Api-Key": "k"}}),
+        );
         let r = render(&c);
         assert_eq!(r.url, "https://x.example/in?o=1001&j=dlv_1");
         assert_eq!(
             &*r.body,
             r#"{"id":"evt_01","type":"order.paid","created_at":"2026-03-01T10:00:00Z","account":"acme","data":{"order":{"id":"1001","customer":{"email":"jan@example.pl"},"paid":true}}}"#
         );
-        let h = |k: &str| r.headers.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        let h = |k: &str| {
+            r.headers
+                .iter()
+                .find(|(n, _)| n == k)
+                .map(|(_, v)| v.as_str())
+        };
         assert_eq!(h("content-type"), Some("application/json"));
         assert_eq!(h("webhook-id"), Some("dlv_1"));
         assert_eq!(h("webhook-timestamp"), Some("1772359200"));
         assert_eq!(h("X-Api-Key"), Some("k"));
         let secret = Secret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
-        crate::signing::verify(&secret, "dlv_1", "1772359200", h("webhook-signature").unwrap(), r.body.as_bytes(), 1_772_359_200).unwrap();
+        crate::signing::verify(
+            &secret,
+            "dlv_1",
+            "1772359200",
+            h("webhook-signature").unwrap(),
+            r.body.as_bytes(),
+            1_772_359_200,
+        )
+        .unwrap();
     }
 
     #[test]
     fn form_and_template_bodies() {
-        let r = render(&config(json!({"url": "https://x.example/", "events": ["*"], "format": "form"})));
+        let r = render(&config(
+            json!({"url": "https://x.example/", "events": ["*"], "format": "form"}),
+        ));
         assert_eq!(
             &*r.body,
             "id=evt_01&type=order.paid&created_at=2026-03-01T10%3A00%3A00Z&account=acme&data%5Border%5D%5Bid%5D=1001\
              &data%5Border%5D%5Bcustomer%5D%5Bemail%5D=jan%40example.pl&data%5Border%5D%5Bpaid%5D=1"
         );
-        assert!(r.headers.contains(&("content-type".into(), "application/x-www-form-urlencoded".into())));
-        let get = render(&config(json!({"url": "https://x.example/in?a=paid", "events": ["*"], "format": "form", "method": "GET"})));
+        assert!(r.headers.contains(&(
+            "content-type".into(),
+            "application/x-www-form-urlencoded".into()
+        )));
+        let get = render(&config(
+            json!({"url": "https://x.example/in?a=paid", "events": ["*"], "format": "form", "method": "GET"}),
+        ));
         assert!(get.body.is_empty());
-        assert!(get.url.starts_with("https://x.example/in?a=paid&id=evt_01&type=order.paid"), "{}", get.url);
-        let t = render(&config(json!({"url": "https://x.example/", "events": ["*"], "format": "template",
-            "template": "Zamówienie {{ order.id }} ({{ order.customer.email }}) {{ event.type }}", "content_type": "text/plain"})));
+        assert!(
+            get.url
+                .starts_with("https://x.example/in?a=paid&id=evt_01&type=order.paid"),
+            "{}",
+            get.url
+        );
+        let t = render(&config(
+            json!({"url": "https://x.example/", "events": ["*"], "format": "template",
+            "template": "Zamówienie {{ order.id }} ({{ order.customer.email }}) {{ event.type }}", "content_type": "text/plain"}),
+        ));
         assert_eq!(&*t.body, "Zamówienie 1001 (jan@example.pl) order.paid");
-        assert!(t.headers.contains(&("content-type".into(), "text/plain".into())));
+        assert!(
+            t.headers
+                .contains(&("content-type".into(), "text/plain".into()))
+        );
     }
 
     #[test]
     fn get_sends_no_body_and_legacy_hash_is_added() {
-        let r = render(&config(json!({"url": "https://x.example/", "events": ["*"], "method": "GET"})));
+        let r = render(&config(
+            json!({"url": "https://x.example/", "events": ["*"], "method": "GET"}),
+        ));
         assert!(r.body.is_empty());
         assert!(r.headers.iter().all(|(k, _)| k != "content-type"));
         let c = config(json!({"url": "https://x.example/", "events": ["*"],
             "legacy_hash": {"field": "hash", "algorithm": "md5", "parts": ["order.id", "order.customer.email"]}}));
         let body: Value = serde_json::from_str(&render(&c).body).unwrap();
-        let expect = format!("{:x}", Md5::digest(b"1001jan@example.plwhsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"));
+        let expect = format!(
+            "{:x}",
+            Md5::digest(b"1001jan@example.plwhsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+        );
         assert_eq!(body["hash"], json!(expect));
     }
 }

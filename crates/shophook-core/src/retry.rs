@@ -40,7 +40,12 @@ impl RetrySchedule {
 
     /// When to try again after `attempts_made` attempts have failed, or `None` if
     /// that was the last. `jitter` in [-1, 1] moves the delay by up to ±10 %.
-    pub fn next_attempt_at(&self, attempts_made: u32, now: Timestamp, jitter: f64) -> Option<Timestamp> {
+    pub fn next_attempt_at(
+        &self,
+        attempts_made: u32,
+        now: Timestamp,
+        jitter: f64,
+    ) -> Option<Timestamp> {
         let base = self.delays.get(attempts_made.checked_sub(1)? as usize)?;
         let factor = 1.0 + 0.1 * jitter.clamp(-1.0, 1.0);
         let delay = Duration::from_secs_f64(base.as_secs_f64() * factor);
@@ -51,9 +56,13 @@ impl RetrySchedule {
 
 /// Parses `250ms`, `5s`, `5m`, `2h`, `1d`.
 pub fn parse_duration(part: &str) -> Result<Duration, String> {
-    let split = part.find(|c: char| !c.is_ascii_digit()).unwrap_or(part.len());
+    let split = part
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(part.len());
     let (num, unit) = part.split_at(split);
-    let n: u64 = num.parse().map_err(|_| format!("`{part}`: expected a number and a unit, e.g. 5m"))?;
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("`{part}`: expected a number and a unit, e.g. 5m"))?;
     let secs = match unit {
         "ms" => return Ok(Duration::from_millis(n)),
         "s" => n,
@@ -73,7 +82,10 @@ mod tests {
     fn default_schedule_follows_the_spec() {
         let s = RetrySchedule::default();
         let t0: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
-        let secs = |n| s.next_attempt_at(n, t0, 0.0).map(|t| t.as_second() - t0.as_second());
+        let secs = |n| {
+            s.next_attempt_at(n, t0, 0.0)
+                .map(|t| t.as_second() - t0.as_second())
+        };
         assert_eq!(s.max_attempts(), 8);
         assert_eq!(secs(1), Some(5));
         assert_eq!(secs(2), Some(300));

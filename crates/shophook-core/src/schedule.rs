@@ -12,7 +12,11 @@ fn weekday_name(w: Weekday) -> &'static str {
 }
 
 fn at(tz: &TimeZone, date: Date, minutes: u32) -> Option<Timestamp> {
-    let (date, minutes) = if minutes >= 1440 { (date.tomorrow().ok()?, minutes - 1440) } else { (date, minutes) };
+    let (date, minutes) = if minutes >= 1440 {
+        (date.tomorrow().ok()?, minutes - 1440)
+    } else {
+        (date, minutes)
+    };
     let time = Time::new((minutes / 60) as i8, (minutes % 60) as i8, 0, 0).ok()?;
     // A local time that does not exist (spring-forward gap) maps to the instant the
     // clock jumps (the first moment local time is past it); an ambiguous one
@@ -28,15 +32,27 @@ fn at(tz: &TimeZone, date: Date, minutes: u32) -> Option<Timestamp> {
 /// `t` itself when it is inside a window, else the start of the next window.
 /// An invalid schedule (never stored) or one with no window in 8 days returns `t`.
 pub fn next_open(schedule: &Schedule, t: Timestamp) -> Timestamp {
-    let Ok(tz) = TimeZone::get(&schedule.timezone) else { return t };
+    let Ok(tz) = TimeZone::get(&schedule.timezone) else {
+        return t;
+    };
     let today = t.to_zoned(tz.clone()).date();
     let mut best: Option<Timestamp> = None;
     for offset in -1..=8i64 {
-        let Ok(date) = today.checked_add(jiff::Span::new().days(offset)) else { continue };
+        let Ok(date) = today.checked_add(jiff::Span::new().days(offset)) else {
+            continue;
+        };
         let day = weekday_name(date.weekday());
-        for w in schedule.windows.iter().filter(|w| w.days.iter().any(|d| d == day)) {
-            let (Some(from), Some(to)) = (parse_hhmm(&w.from), parse_hhmm(&w.to)) else { continue };
-            let (Some(start), Some(end)) = (at(&tz, date, from), at(&tz, date, to)) else { continue };
+        for w in schedule
+            .windows
+            .iter()
+            .filter(|w| w.days.iter().any(|d| d == day))
+        {
+            let (Some(from), Some(to)) = (parse_hhmm(&w.from), parse_hhmm(&w.to)) else {
+                continue;
+            };
+            let (Some(start), Some(end)) = (at(&tz, date, from), at(&tz, date, to)) else {
+                continue;
+            };
             if t >= end {
                 continue;
             }
@@ -60,7 +76,11 @@ mod tests {
             timezone: tz.into(),
             windows: windows
                 .iter()
-                .map(|(d, f, t)| Window { days: d.iter().map(|s| s.to_string()).collect(), from: f.to_string(), to: t.to_string() })
+                .map(|(d, f, t)| Window {
+                    days: d.iter().map(|s| s.to_string()).collect(),
+                    from: f.to_string(),
+                    to: t.to_string(),
+                })
                 .collect(),
         }
     }
@@ -72,7 +92,10 @@ mod tests {
 
     #[test]
     fn weekday_office_hours_in_warsaw() {
-        let s = sched("Europe/Warsaw", &[(&["mon", "tue", "wed", "thu", "fri"], "08:00", "16:00")]);
+        let s = sched(
+            "Europe/Warsaw",
+            &[(&["mon", "tue", "wed", "thu", "fri"], "08:00", "16:00")],
+        );
         // Monday 2026-03-02, CET (+01:00)
         check(&s, "2026-03-02T07:30:00Z", "2026-03-02T07:30:00Z"); // 08:30 local: inside
         check(&s, "2026-03-02T06:00:00Z", "2026-03-02T07:00:00Z"); // 07:00 local -> 08:00
@@ -89,7 +112,10 @@ mod tests {
         let gap = sched("Europe/Warsaw", &[(&["sun"], "02:30", "03:30")]);
         // 02:30 does not exist on 2026-03-29; the window opens when the clock jumps to 03:00 (01:00Z)
         check(&gap, "2026-03-29T00:00:00Z", "2026-03-29T01:00:00Z");
-        let late = sched("UTC", &[(&["sat"], "22:00", "24:00"), (&["sun"], "00:00", "01:00")]);
+        let late = sched(
+            "UTC",
+            &[(&["sat"], "22:00", "24:00"), (&["sun"], "00:00", "01:00")],
+        );
         check(&late, "2026-03-07T23:59:00Z", "2026-03-07T23:59:00Z");
         check(&late, "2026-03-08T00:30:00Z", "2026-03-08T00:30:00Z");
         check(&late, "2026-03-08T01:00:00Z", "2026-03-14T22:00:00Z");

@@ -42,12 +42,23 @@ impl Secret {
     pub fn parse(text: &str) -> Result<Secret, FieldError> {
         if let Some(b64) = text.strip_prefix(SECRET_PREFIX) {
             let key = B64.decode(b64).map_err(|_| {
-                FieldError::new("secret", "invalid_secret", "a `whsec_` secret must be followed by base64")
+                FieldError::new(
+                    "secret",
+                    "invalid_secret",
+                    "a `whsec_` secret must be followed by base64",
+                )
             })?;
             if key.len() < 16 || key.len() > 96 {
-                return Err(FieldError::new("secret", "invalid_secret", "a `whsec_` secret must hold 16–96 bytes"));
+                return Err(FieldError::new(
+                    "secret",
+                    "invalid_secret",
+                    "a `whsec_` secret must hold 16–96 bytes",
+                ));
             }
-            return Ok(Secret { text: text.to_string(), key });
+            return Ok(Secret {
+                text: text.to_string(),
+                key,
+            });
         }
         let n = text.chars().count();
         if !(16..=128).contains(&n) || text.chars().any(char::is_control) {
@@ -57,7 +68,10 @@ impl Secret {
                 "give a secret of 16–128 printable characters, or leave it out to get a generated `whsec_…` one",
             ));
         }
-        Ok(Secret { text: text.to_string(), key: text.as_bytes().to_vec() })
+        Ok(Secret {
+            text: text.to_string(),
+            key: text.as_bytes().to_vec(),
+        })
     }
 
     /// The secret as the merchant sees it.
@@ -72,7 +86,8 @@ impl Secret {
 
     /// `v1,<base64>` over `msg_id.timestamp.body`.
     pub fn sign(&self, msg_id: &str, timestamp: i64, body: &[u8]) -> String {
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes keys of any length");
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes keys of any length");
         mac.update(msg_id.as_bytes());
         mac.update(b".");
         mac.update(timestamp.to_string().as_bytes());
@@ -108,24 +123,42 @@ pub enum VerifyError {
 
 /// Verifies a Standard Webhooks signature header at time `now` (unix seconds),
 /// accepting timestamps within 5 minutes. Comparison is constant-time.
-pub fn verify(secret: &Secret, msg_id: &str, timestamp: &str, signatures: &str, body: &[u8], now: i64) -> Result<(), VerifyError> {
-    let ts: i64 = timestamp.trim().parse().map_err(|_| VerifyError::Malformed("webhook-timestamp is not a number"))?;
+pub fn verify(
+    secret: &Secret,
+    msg_id: &str,
+    timestamp: &str,
+    signatures: &str,
+    body: &[u8],
+    now: i64,
+) -> Result<(), VerifyError> {
+    let ts: i64 = timestamp
+        .trim()
+        .parse()
+        .map_err(|_| VerifyError::Malformed("webhook-timestamp is not a number"))?;
     if (now - ts).abs() > 300 {
         return Err(VerifyError::Stale(ts));
     }
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.key()).expect("HMAC takes keys of any length");
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(secret.key()).expect("HMAC takes keys of any length");
     mac.update(format!("{msg_id}.{ts}.").as_bytes());
     mac.update(body);
     let mut any = false;
     for entry in signatures.split_whitespace() {
-        let Some(sig) = entry.strip_prefix("v1,") else { continue };
+        let Some(sig) = entry.strip_prefix("v1,") else {
+            continue;
+        };
         any = true;
         if let Ok(bytes) = B64.decode(sig)
-            && mac.clone().verify_slice(&bytes).is_ok() {
-                return Ok(());
-            }
+            && mac.clone().verify_slice(&bytes).is_ok()
+        {
+            return Ok(());
+        }
     }
-    if any { Err(VerifyError::NoMatch) } else { Err(VerifyError::Malformed("webhook-signature has no v1, entry")) }
+    if any {
+        Err(VerifyError::NoMatch)
+    } else {
+        Err(VerifyError::Malformed("webhook-signature has no v1, entry"))
+    }
 }
 
 #[cfg(test)]
@@ -136,11 +169,43 @@ mod tests {
     #[test]
     fn standard_webhooks_vector() {
         let s = Secret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
-        let sig = s.sign("msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, br#"{"test": 2432232314}"#);
+        let sig = s.sign(
+            "msg_p5jXN8AQM9LWM0D4loKWxJek",
+            1614265330,
+            br#"{"test": 2432232314}"#,
+        );
         assert_eq!(sig, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
-        verify(&s, "msg_p5jXN8AQM9LWM0D4loKWxJek", "1614265330", &format!("v1,bogus {sig}"), br#"{"test": 2432232314}"#, 1614265400).unwrap();
-        assert_eq!(verify(&s, "msg_p5jXN8AQM9LWM0D4loKWxJek", "1614265330", &sig, b"{}", 1614265330), Err(VerifyError::NoMatch));
-        assert_eq!(verify(&s, "msg_p5jXN8AQM9LWM0D4loKWxJek", "1614265330", &sig, br#"{"test": 2432232314}"#, 1614265330 + 301), Err(VerifyError::Stale(1614265330)));
+        verify(
+            &s,
+            "msg_p5jXN8AQM9LWM0D4loKWxJek",
+            "1614265330",
+            &format!("v1,bogus {sig}"),
+            br#"{"test": 2432232314}"#,
+            1614265400,
+        )
+        .unwrap();
+        assert_eq!(
+            verify(
+                &s,
+                "msg_p5jXN8AQM9LWM0D4loKWxJek",
+                "1614265330",
+                &sig,
+                b"{}",
+                1614265330
+            ),
+            Err(VerifyError::NoMatch)
+        );
+        assert_eq!(
+            verify(
+                &s,
+                "msg_p5jXN8AQM9LWM0D4loKWxJek",
+                "1614265330",
+                &sig,
+                br#"{"test": 2432232314}"#,
+                1614265330 + 301
+            ),
+            Err(VerifyError::Stale(1614265330))
+        );
     }
 
     #[test]

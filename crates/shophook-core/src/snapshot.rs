@@ -12,8 +12,21 @@ const ORDER_MONEY: &[&str] = &["total", "shipping_total", "discount_total", "shi
 const CHECKOUT_MONEY: &[&str] = &["total", "shipping"];
 const PRODUCT_MONEY: &[&str] = &["price"];
 const ITEM_MONEY: &[&str] = &["price", "subtotal", "discount"];
-const TIMES: &[&str] = &["created_at", "paid_at", "cancelled_at", "refunded_at", "completed_at"];
-const OBJECTS: &[&str] = &["customer", "billing_address", "shipping_address", "source", "utm", "custom"];
+const TIMES: &[&str] = &[
+    "created_at",
+    "paid_at",
+    "cancelled_at",
+    "refunded_at",
+    "completed_at",
+];
+const OBJECTS: &[&str] = &[
+    "customer",
+    "billing_address",
+    "shipping_address",
+    "source",
+    "utm",
+    "custom",
+];
 
 /// Largest accepted snapshot nesting depth (JSON bodies are limited to 1 MiB).
 pub const MAX_DEPTH: usize = 32;
@@ -43,21 +56,37 @@ fn money(field: String, v: Option<&Value>) -> Result<(), FieldError> {
 /// when present, must equal it.
 pub fn validate(kind: ResourceKind, id: &str, snapshot: &Value) -> Result<(), FieldError> {
     let Value::Object(m) = snapshot else {
-        return Err(FieldError::new("", "invalid_snapshot", format!("send the {} as a JSON object", kind.as_str())));
+        return Err(FieldError::new(
+            "",
+            "invalid_snapshot",
+            format!("send the {} as a JSON object", kind.as_str()),
+        ));
     };
     if id.is_empty() || id.len() > 128 || id.chars().any(char::is_control) {
-        return Err(FieldError::new("id", "invalid_id", "an id of 1–128 printable characters"));
+        return Err(FieldError::new(
+            "id",
+            "invalid_id",
+            "an id of 1–128 printable characters",
+        ));
     }
     match m.get("id") {
         None => {}
         Some(Value::String(s)) if s == id => {}
         Some(Value::Number(n)) if n.to_string() == id => {}
         Some(other) => {
-            return Err(FieldError::new("id", "id_mismatch", format!("the body's id {other} differs from the id in the URL (`{id}`)")));
+            return Err(FieldError::new(
+                "id",
+                "id_mismatch",
+                format!("the body's id {other} differs from the id in the URL (`{id}`)"),
+            ));
         }
     }
     if depth(snapshot) > MAX_DEPTH {
-        return Err(FieldError::new("", "too_deep", format!("nested more than {MAX_DEPTH} levels")));
+        return Err(FieldError::new(
+            "",
+            "too_deep",
+            format!("nested more than {MAX_DEPTH} levels"),
+        ));
     }
     let money_fields = match kind {
         ResourceKind::Order => ORDER_MONEY,
@@ -69,49 +98,85 @@ pub fn validate(kind: ResourceKind, id: &str, snapshot: &Value) -> Result<(), Fi
     }
     for f in TIMES {
         if let Some(v) = m.get(*f).filter(|v| !v.is_null() && v.as_str() != Some("")) {
-            let ok = v.as_str().is_some_and(|s| s.parse::<jiff::Timestamp>().is_ok());
+            let ok = v
+                .as_str()
+                .is_some_and(|s| s.parse::<jiff::Timestamp>().is_ok());
             if !ok {
-                return Err(FieldError::new(*f, "invalid_timestamp", format!("an RFC 3339 time such as \"2026-03-01T10:00:00+01:00\", got {v}")));
+                return Err(FieldError::new(
+                    *f,
+                    "invalid_timestamp",
+                    format!("an RFC 3339 time such as \"2026-03-01T10:00:00+01:00\", got {v}"),
+                ));
             }
         }
     }
     for f in OBJECTS {
         if let Some(v) = m.get(*f)
-            && !(v.is_object() || v.is_null()) {
-                return Err(FieldError::new(*f, "invalid_field", format!("`{f}` is an object")));
-            }
+            && !(v.is_object() || v.is_null())
+        {
+            return Err(FieldError::new(
+                *f,
+                "invalid_field",
+                format!("`{f}` is an object"),
+            ));
+        }
     }
     if let Some(v) = m.get("paid")
-        && !(v.is_boolean() || v.is_null()) {
-            return Err(FieldError::new("paid", "invalid_field", "`paid` is true or false"));
-        }
+        && !(v.is_boolean() || v.is_null())
+    {
+        return Err(FieldError::new(
+            "paid",
+            "invalid_field",
+            "`paid` is true or false",
+        ));
+    }
     if kind == ResourceKind::Product
         && let Some(v) = m.get("stock").filter(|v| !v.is_null())
-            && !(v.is_i64() || v.is_u64()) {
-                return Err(FieldError::new("stock", "invalid_field", "`stock` is a whole number"));
-            }
+        && !(v.is_i64() || v.is_u64())
+    {
+        return Err(FieldError::new(
+            "stock",
+            "invalid_field",
+            "`stock` is a whole number",
+        ));
+    }
     items(m)
 }
 
 fn items(m: &Map<String, Value>) -> Result<(), FieldError> {
-    let Some(v) = m.get("items") else { return Ok(()) };
+    let Some(v) = m.get("items") else {
+        return Ok(());
+    };
     let Value::Array(items) = v else {
-        return Err(FieldError::new("items", "invalid_field", "`items` is a list"));
+        return Err(FieldError::new(
+            "items",
+            "invalid_field",
+            "`items` is a list",
+        ));
     };
     if items.len() > 1000 {
         return Err(FieldError::new("items", "too_many", "at most 1000 items"));
     }
     for (i, item) in items.iter().enumerate() {
         let Value::Object(it) = item else {
-            return Err(FieldError::new(format!("items[{i}]"), "invalid_field", "each item is an object"));
+            return Err(FieldError::new(
+                format!("items[{i}]"),
+                "invalid_field",
+                "each item is an object",
+            ));
         };
         for f in ITEM_MONEY {
             money(format!("items[{i}].{f}"), it.get(*f))?;
         }
         if let Some(q) = it.get("quantity").filter(|v| !v.is_null())
-            && !q.is_number() {
-                return Err(FieldError::new(format!("items[{i}].quantity"), "invalid_field", "`quantity` is a number"));
-            }
+            && !q.is_number()
+        {
+            return Err(FieldError::new(
+                format!("items[{i}].quantity"),
+                "invalid_field",
+                "`quantity` is a number",
+            ));
+        }
     }
     Ok(())
 }
@@ -148,12 +213,25 @@ mod tests {
         for (s, field) in bad {
             assert_eq!(validate(o, "1001", &s).unwrap_err().field, field, "{s}");
         }
-        assert_eq!(validate(ResourceKind::Product, "p", &json!({"stock": 1.5})).unwrap_err().field, "stock");
-        assert_eq!(validate(ResourceKind::Checkout, "c", &json!({"shipping": 4})).unwrap_err().field, "shipping");
+        assert_eq!(
+            validate(ResourceKind::Product, "p", &json!({"stock": 1.5}))
+                .unwrap_err()
+                .field,
+            "stock"
+        );
+        assert_eq!(
+            validate(ResourceKind::Checkout, "c", &json!({"shipping": 4}))
+                .unwrap_err()
+                .field,
+            "shipping"
+        );
         let mut deep = json!(1);
         for _ in 0..40 {
             deep = json!({"a": deep});
         }
-        assert_eq!(validate(o, "1", &json!({"custom": deep})).unwrap_err().code, "too_deep");
+        assert_eq!(
+            validate(o, "1", &json!({"custom": deep})).unwrap_err().code,
+            "too_deep"
+        );
     }
 }

@@ -65,8 +65,15 @@ pub struct TargetPolicy {
 impl TargetPolicy {
     /// Verdict for one address.
     pub fn check(&self, addr: IpAddr) -> Result<(), Refused> {
-        let Some(class) = classify(addr) else { return Ok(()) };
-        if self.allow_private || self.allow_cidrs.iter().any(|net| net.contains(&addr) || canonical(addr).is_some_and(|c| net.contains(&c))) {
+        let Some(class) = classify(addr) else {
+            return Ok(());
+        };
+        if self.allow_private
+            || self
+                .allow_cidrs
+                .iter()
+                .any(|net| net.contains(&addr) || canonical(addr).is_some_and(|c| net.contains(&c)))
+        {
             return Ok(());
         }
         Err(Refused { addr, class })
@@ -83,15 +90,30 @@ fn canonical(addr: IpAddr) -> Option<IpAddr> {
     }
     // ::a.b.c.d (deprecated IPv4-compatible), but not :: and ::1
     if s[..6] == [0; 6] && (s[6] != 0 || s[7] > 1) {
-        return Some(IpAddr::V4(Ipv4Addr::new((s[6] >> 8) as u8, s[6] as u8, (s[7] >> 8) as u8, s[7] as u8)));
+        return Some(IpAddr::V4(Ipv4Addr::new(
+            (s[6] >> 8) as u8,
+            s[6] as u8,
+            (s[7] >> 8) as u8,
+            s[7] as u8,
+        )));
     }
     // 64:ff9b::/96 NAT64
     if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
-        return Some(IpAddr::V4(Ipv4Addr::new((s[6] >> 8) as u8, s[6] as u8, (s[7] >> 8) as u8, s[7] as u8)));
+        return Some(IpAddr::V4(Ipv4Addr::new(
+            (s[6] >> 8) as u8,
+            s[6] as u8,
+            (s[7] >> 8) as u8,
+            s[7] as u8,
+        )));
     }
     // 2002::/16 6to4
     if s[0] == 0x2002 {
-        return Some(IpAddr::V4(Ipv4Addr::new((s[1] >> 8) as u8, s[1] as u8, (s[2] >> 8) as u8, s[2] as u8)));
+        return Some(IpAddr::V4(Ipv4Addr::new(
+            (s[1] >> 8) as u8,
+            s[1] as u8,
+            (s[2] >> 8) as u8,
+            s[2] as u8,
+        )));
     }
     None
 }
@@ -120,7 +142,9 @@ fn classify_v4(a: Ipv4Addr) -> Option<AddressClass> {
         [a, ..] if (224..=239).contains(&a) => AddressClass::Multicast,
         [255, 255, 255, 255] => AddressClass::Reserved,
         [a, ..] if a >= 240 => AddressClass::Reserved,
-        [192, 0, 0, _] | [192, 0, 2, _] | [198, 51, 100, _] | [203, 0, 113, _] => AddressClass::Reserved,
+        [192, 0, 0, _] | [192, 0, 2, _] | [198, 51, 100, _] | [203, 0, 113, _] => {
+            AddressClass::Reserved
+        }
         [198, b, ..] if b == 18 || b == 19 => AddressClass::Reserved,
         [192, 88, 99, _] => AddressClass::Reserved,
         _ => return None,
@@ -198,14 +222,26 @@ mod tests {
 
     #[test]
     fn allow_flags() {
-        let open = TargetPolicy { allow_private: true, allow_cidrs: vec![] };
+        let open = TargetPolicy {
+            allow_private: true,
+            allow_cidrs: vec![],
+        };
         assert_eq!(verdict(&open, "10.0.0.1"), None);
-        let cidr = TargetPolicy { allow_private: false, allow_cidrs: vec!["10.1.0.0/16".parse().unwrap()] };
+        let cidr = TargetPolicy {
+            allow_private: false,
+            allow_cidrs: vec!["10.1.0.0/16".parse().unwrap()],
+        };
         assert_eq!(verdict(&cidr, "10.1.2.3"), None);
         assert_eq!(verdict(&cidr, "::ffff:10.1.2.3"), None);
         assert_eq!(verdict(&cidr, "10.2.0.1"), Some(AddressClass::Private));
         assert_eq!(verdict(&cidr, "127.0.0.1"), Some(AddressClass::Loopback));
-        let msg = TargetPolicy::default().check("10.0.0.5".parse().unwrap()).unwrap_err().to_string();
-        assert_eq!(msg, "host resolves to a private address (10.0.0.5); allowed only with --allow-private-targets or --allow-cidr");
+        let msg = TargetPolicy::default()
+            .check("10.0.0.5".parse().unwrap())
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            msg,
+            "host resolves to a private address (10.0.0.5); allowed only with --allow-private-targets or --allow-cidr"
+        );
     }
 }

@@ -32,8 +32,16 @@ fn money(value: TValue, currency: Option<String>) -> Result<String, Error> {
         .trim()
         .parse()
         .or_else(|_| rust_decimal::Decimal::from_scientific(text.trim()))
-        .map_err(|_| Error::new(ErrorKind::InvalidOperation, format!("money: `{text}` is not a number")))?;
-    let s = format!("{:.2}", d.round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero));
+        .map_err(|_| {
+            Error::new(
+                ErrorKind::InvalidOperation,
+                format!("money: `{text}` is not a number"),
+            )
+        })?;
+    let s = format!(
+        "{:.2}",
+        d.round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero)
+    );
     Ok(match currency {
         Some(c) => format!("{s} {c}"),
         None => s,
@@ -43,14 +51,25 @@ fn money(value: TValue, currency: Option<String>) -> Result<String, Error> {
 fn date(value: TValue, format: Option<String>, tz: Option<String>) -> Result<String, Error> {
     let text = value.to_string();
     let ts: jiff::Timestamp = match value.as_i64() {
-        Some(secs) => jiff::Timestamp::from_second(secs).map_err(|e| Error::new(ErrorKind::InvalidOperation, e.to_string()))?,
-        None => text.parse().map_err(|_| Error::new(ErrorKind::InvalidOperation, format!("date: `{text}` is not an RFC 3339 time")))?,
+        Some(secs) => jiff::Timestamp::from_second(secs)
+            .map_err(|e| Error::new(ErrorKind::InvalidOperation, e.to_string()))?,
+        None => text.parse().map_err(|_| {
+            Error::new(
+                ErrorKind::InvalidOperation,
+                format!("date: `{text}` is not an RFC 3339 time"),
+            )
+        })?,
     };
-    let zone = jiff::tz::TimeZone::get(tz.as_deref().unwrap_or("UTC"))
-        .map_err(|_| Error::new(ErrorKind::InvalidOperation, format!("date: unknown time zone `{}`", tz.unwrap_or_default())))?;
+    let zone = jiff::tz::TimeZone::get(tz.as_deref().unwrap_or("UTC")).map_err(|_| {
+        Error::new(
+            ErrorKind::InvalidOperation,
+            format!("date: unknown time zone `{}`", tz.unwrap_or_default()),
+        )
+    })?;
     let format = format.unwrap_or_else(|| "%Y-%m-%d %H:%M".to_string());
     let zoned = ts.to_zoned(zone);
-    jiff::fmt::strtime::format(&format, &zoned).map_err(|e| Error::new(ErrorKind::InvalidOperation, format!("date: {e}")))
+    jiff::fmt::strtime::format(&format, &zoned)
+        .map_err(|e| Error::new(ErrorKind::InvalidOperation, format!("date: {e}")))
 }
 
 fn environment() -> Environment<'static> {
@@ -75,7 +94,9 @@ fn position(source: &str, e: &Error) -> (Option<usize>, Option<usize>) {
 fn to_error(source: &str, e: &Error) -> TemplateError {
     let (line, column) = position(source, e);
     let what = match e.kind() {
-        ErrorKind::OutOfFuel => "the template takes too many steps (an endless or very long loop?)".to_string(),
+        ErrorKind::OutOfFuel => {
+            "the template takes too many steps (an endless or very long loop?)".to_string()
+        }
         _ => match e.detail() {
             Some(d) => format!("{}: {d}", e.kind()),
             None => e.kind().to_string(),
@@ -86,19 +107,35 @@ fn to_error(source: &str, e: &Error) -> TemplateError {
         (Some(l), None) => format!("line {l}: {what}"),
         _ => what,
     };
-    TemplateError { line, column, message }
+    TemplateError {
+        line,
+        column,
+        message,
+    }
 }
 
 /// Renders `source` with `ctx` (the event context as JSON).
 pub fn render(source: &str, ctx: &Value) -> Result<String, TemplateError> {
     if source.len() > MAX_SOURCE {
-        return Err(TemplateError { line: None, column: None, message: format!("the template is larger than {} KiB", MAX_SOURCE / 1024) });
+        return Err(TemplateError {
+            line: None,
+            column: None,
+            message: format!("the template is larger than {} KiB", MAX_SOURCE / 1024),
+        });
     }
     let env = environment();
-    let tmpl = env.template_from_str(source).map_err(|e| to_error(source, &e))?;
-    let out = tmpl.render(TValue::from_serialize(ctx)).map_err(|e| to_error(source, &e))?;
+    let tmpl = env
+        .template_from_str(source)
+        .map_err(|e| to_error(source, &e))?;
+    let out = tmpl
+        .render(TValue::from_serialize(ctx))
+        .map_err(|e| to_error(source, &e))?;
     if out.len() > MAX_OUTPUT {
-        return Err(TemplateError { line: None, column: None, message: format!("the rendered body is larger than {} KiB", MAX_OUTPUT / 1024) });
+        return Err(TemplateError {
+            line: None,
+            column: None,
+            message: format!("the rendered body is larger than {} KiB", MAX_OUTPUT / 1024),
+        });
     }
     Ok(out)
 }
@@ -132,7 +169,11 @@ pub fn sample_context() -> Value {
 /// errors, unknown filters and runaway loops are reported before anything is sent.
 pub fn check(source: &str) -> Result<(), TemplateError> {
     if source.trim().is_empty() {
-        return Err(TemplateError { line: None, column: None, message: "the template is empty".into() });
+        return Err(TemplateError {
+            line: None,
+            column: None,
+            message: "the template is empty".into(),
+        });
     }
     render(source, &sample_context()).map(|_| ())
 }
@@ -147,13 +188,34 @@ mod tests {
 
     #[test]
     fn renders_with_filters() {
-        assert_eq!(r("Nowe zamówienie {{ order.id }} od {{ order.customer.first_name }}").unwrap(), "Nowe zamówienie 1001 od Jan");
-        assert_eq!(r("{{ order.total|money }} / {{ '7.005'|money('PLN') }} / {{ 3|money }}").unwrap(), "149.00 / 7.01 PLN / 3.00");
-        assert_eq!(r("{{ order.customer|tojson }}").unwrap().chars().next(), Some('{'));
-        assert_eq!(r("{{ order.customer.email|urlencode }}").unwrap(), "jan%40example.pl");
-        assert_eq!(r("{{ order.created_at|date('%d.%m.%Y %H:%M', 'Europe/Warsaw') }}").unwrap(), "02.03.2026 10:00");
-        assert_eq!(r("{{ order.created_at|date }}").unwrap(), "2026-03-02 09:00");
-        assert_eq!(r("{% for i in order.items %}{{ i.sku }}x{{ i.quantity }}{% endfor %}").unwrap(), "A1x2");
+        assert_eq!(
+            r("Nowe zamówienie {{ order.id }} od {{ order.customer.first_name }}").unwrap(),
+            "Nowe zamówienie 1001 od Jan"
+        );
+        assert_eq!(
+            r("{{ order.total|money }} / {{ '7.005'|money('PLN') }} / {{ 3|money }}").unwrap(),
+            "149.00 / 7.01 PLN / 3.00"
+        );
+        assert_eq!(
+            r("{{ order.customer|tojson }}").unwrap().chars().next(),
+            Some('{')
+        );
+        assert_eq!(
+            r("{{ order.customer.email|urlencode }}").unwrap(),
+            "jan%40example.pl"
+        );
+        assert_eq!(
+            r("{{ order.created_at|date('%d.%m.%Y %H:%M', 'Europe/Warsaw') }}").unwrap(),
+            "02.03.2026 10:00"
+        );
+        assert_eq!(
+            r("{{ order.created_at|date }}").unwrap(),
+            "2026-03-02 09:00"
+        );
+        assert_eq!(
+            r("{% for i in order.items %}{{ i.sku }}x{{ i.quantity }}{% endfor %}").unwrap(),
+            "A1x2"
+        );
         assert_eq!(r("[{{ order.missing }}]").unwrap(), "[]");
     }
 
@@ -161,7 +223,11 @@ mod tests {
     fn errors_point_at_the_spot() {
         let e = render("Hello\n{{ order.id | nosuchfilter }}", &sample_context()).unwrap_err();
         assert_eq!(e.line, Some(2));
-        assert!(e.message.contains("nosuchfilter") || e.message.contains("unknown filter"), "{}", e.message);
+        assert!(
+            e.message.contains("nosuchfilter") || e.message.contains("unknown filter"),
+            "{}",
+            e.message
+        );
         let e = render("ok\n  {% for x in %}", &sample_context()).unwrap_err();
         assert_eq!(e.line, Some(2));
         assert!(e.column.is_some());
@@ -170,10 +236,16 @@ mod tests {
 
     #[test]
     fn sandbox_limits() {
-        let e = r("{% for i in range(50000) %}{% for j in range(50000) %}x{% endfor %}{% endfor %}").unwrap_err();
+        let e =
+            r("{% for i in range(50000) %}{% for j in range(50000) %}x{% endfor %}{% endfor %}")
+                .unwrap_err();
         assert!(e.contains("too many steps"), "{e}");
         assert!(r("{% include 'x' %}").is_err());
-        assert!(r(&"x".repeat(MAX_SOURCE + 1)).unwrap_err().contains("larger"));
+        assert!(
+            r(&"x".repeat(MAX_SOURCE + 1))
+                .unwrap_err()
+                .contains("larger")
+        );
         let e = r("{% set s = 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx' %}{% for i in range(4000) %}{{ s }}{% endfor %}").unwrap_err();
         assert!(e.contains("larger"), "{e}");
         assert!(check("   ").is_err());

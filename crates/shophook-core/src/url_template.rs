@@ -9,10 +9,22 @@ use crate::FieldError;
 use crate::context::{EventContext, FieldPath};
 
 /// Everything but RFC 3986 unreserved characters is encoded.
-const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
 
 /// The named placeholders.
-pub const PLACEHOLDERS: &[&str] = &["id_order", "id_job", "id_event", "event", "account", "id_product", "id_checkout"];
+pub const PLACEHOLDERS: &[&str] = &[
+    "id_order",
+    "id_job",
+    "id_event",
+    "event",
+    "account",
+    "id_product",
+    "id_checkout",
+];
 
 enum Piece<'a> {
     Text(&'a str),
@@ -27,7 +39,9 @@ fn pieces(url: &str) -> Result<Vec<Piece<'_>>, String> {
         out.push(Piece::Text(&rest[..open]));
         let tail = &rest[open..];
         if let Some(inner) = tail.strip_prefix("{{") {
-            let close = inner.find("}}").ok_or("an opening `{{` has no closing `}}`")?;
+            let close = inner
+                .find("}}")
+                .ok_or("an opening `{{` has no closing `}}`")?;
             out.push(Piece::Expr(inner[..close].trim()));
             rest = &inner[close + 2..];
         } else {
@@ -46,10 +60,14 @@ pub fn check(url: &str) -> Result<(), FieldError> {
     for p in pieces(url).map_err(|m| bad(m.to_string()))? {
         match p {
             Piece::Named(n) if !PLACEHOLDERS.contains(&n) => {
-                return Err(bad(format!("`{{{n}}}` is not a placeholder; use one of {{{}}}", PLACEHOLDERS.join("}, {"))));
+                return Err(bad(format!(
+                    "`{{{n}}}` is not a placeholder; use one of {{{}}}",
+                    PLACEHOLDERS.join("}, {")
+                )));
             }
             Piece::Expr(e) => {
-                FieldPath::parse(e).map_err(|err| bad(format!("`{{{{ {e} }}}}`: {}", err.message)))?;
+                FieldPath::parse(e)
+                    .map_err(|err| bad(format!("`{{{{ {e} }}}}`: {}", err.message)))?;
             }
             _ => {}
         }
@@ -73,7 +91,9 @@ pub fn blank_placeholders(url: &str) -> String {
 
 /// The URL with placeholders filled from `ctx`; missing values become empty.
 pub fn fill(url: &str, ctx: &EventContext<'_>, subject: Option<&str>) -> String {
-    let Ok(ps) = pieces(url) else { return url.to_string() };
+    let Ok(ps) = pieces(url) else {
+        return url.to_string();
+    };
     if ps.len() == 1 {
         return url.to_string();
     }
@@ -83,7 +103,10 @@ pub fn fill(url: &str, ctx: &EventContext<'_>, subject: Option<&str>) -> String 
             Piece::Text(t) => out.push_str(t),
             Piece::Named(n) => out.extend(utf8_percent_encode(&named(n, ctx, subject), COMPONENT)),
             Piece::Expr(e) => {
-                let v = FieldPath::parse(e).ok().and_then(|path| ctx.resolve(&path).first().map(|v| text(v))).unwrap_or_default();
+                let v = FieldPath::parse(e)
+                    .ok()
+                    .and_then(|path| ctx.resolve(&path).first().map(|v| text(v)))
+                    .unwrap_or_default();
                 out.extend(utf8_percent_encode(&v, COMPONENT));
             }
         }
@@ -101,7 +124,12 @@ fn text(v: &Value) -> String {
 
 fn named(name: &str, ctx: &EventContext<'_>, subject: Option<&str>) -> String {
     let field = |root: &str, key: &str| ctx.root(root).and_then(|v| v.get(key)).map(text);
-    let from_subject = |kind: &str| subject.and_then(|s| s.strip_prefix(kind)).and_then(|s| s.strip_prefix(':')).map(str::to_string);
+    let from_subject = |kind: &str| {
+        subject
+            .and_then(|s| s.strip_prefix(kind))
+            .and_then(|s| s.strip_prefix(':'))
+            .map(str::to_string)
+    };
     match name {
         "id_order" => field("order", "id").or_else(|| from_subject("order")),
         "id_product" => field("product", "id").or_else(|| from_subject("product")),
@@ -133,18 +161,36 @@ mod tests {
         };
         let ctx = EventContext::new(&ev, "Acme").with_delivery("dlv_9");
         let table = [
-            ("https://x.example/in?order={id_order}&job={id_job}", "https://x.example/in?order=10%2F01%26x%3D1&job=dlv_9"),
-            ("https://x.example/{event}/{account}/{id_event}", "https://x.example/order.paid/acme/evt_1"),
-            ("https://x.example/?a=paid&p={id_product}", "https://x.example/?a=paid&p="),
-            ("https://x.example/?e={{ order.customer.email }}", "https://x.example/?e=a%2Bb%40c.pl"),
+            (
+                "https://x.example/in?order={id_order}&job={id_job}",
+                "https://x.example/in?order=10%2F01%26x%3D1&job=dlv_9",
+            ),
+            (
+                "https://x.example/{event}/{account}/{id_event}",
+                "https://x.example/order.paid/acme/evt_1",
+            ),
+            (
+                "https://x.example/?a=paid&p={id_product}",
+                "https://x.example/?a=paid&p=",
+            ),
+            (
+                "https://x.example/?e={{ order.customer.email }}",
+                "https://x.example/?e=a%2Bb%40c.pl",
+            ),
             ("https://x.example/plain?a=1", "https://x.example/plain?a=1"),
         ];
         for (url, expect) in table {
             assert_eq!(fill(url, &ctx, ev.subject.as_deref()), expect);
         }
-        let no_order = Event { data: json!({}), ..ev.clone() };
+        let no_order = Event {
+            data: json!({}),
+            ..ev.clone()
+        };
         let ctx = EventContext::new(&no_order, "Acme");
-        assert_eq!(fill("https://x/{id_order}", &ctx, no_order.subject.as_deref()), "https://x/10%2001");
+        assert_eq!(
+            fill("https://x/{id_order}", &ctx, no_order.subject.as_deref()),
+            "https://x/10%2001"
+        );
     }
 
     #[test]

@@ -151,7 +151,9 @@ pub struct WebhookInput {
     pub secret: Option<String>,
 }
 
-fn nullable<'de, T: Deserialize<'de>, D: Deserializer<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+fn nullable<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)
 }
 
@@ -170,17 +172,37 @@ pub const MAX_PRODUCTS: usize = 1000;
 
 /// Headers shophook sets itself; a merchant may not override them.
 const RESERVED_HEADERS: &[&str] = &[
-    "webhook-id", "webhook-timestamp", "webhook-signature", "content-length", "host",
-    "transfer-encoding", "connection", "user-agent", "content-type", "upgrade", "te",
-    "keep-alive", "proxy-authorization", "expect",
+    "webhook-id",
+    "webhook-timestamp",
+    "webhook-signature",
+    "content-length",
+    "host",
+    "transfer-encoding",
+    "connection",
+    "user-agent",
+    "content-type",
+    "upgrade",
+    "te",
+    "keep-alive",
+    "proxy-authorization",
+    "expect",
 ];
 
 impl WebhookInput {
     /// Builds a new config from the input and defaults; `url` and `events` are required.
-    pub fn into_new_config(self) -> Result<(WebhookConfig, Option<WebhookStatus>, Option<String>), FieldError> {
-        let url = self.url.clone().ok_or_else(|| FieldError::new("url", "required", "the URL to call is required"))?;
+    pub fn into_new_config(
+        self,
+    ) -> Result<(WebhookConfig, Option<WebhookStatus>, Option<String>), FieldError> {
+        let url = self
+            .url
+            .clone()
+            .ok_or_else(|| FieldError::new("url", "required", "the URL to call is required"))?;
         if self.events.is_none() {
-            return Err(FieldError::new("events", "required", "choose at least one event type, or [\"*\"] for all"));
+            return Err(FieldError::new(
+                "events",
+                "required",
+                "choose at least one event type, or [\"*\"] for all",
+            ));
         }
         let base = WebhookConfig {
             name: String::new(),
@@ -213,23 +235,57 @@ impl WebhookInput {
 
     /// Applies the input on top of `config` and validates the result.
     pub fn apply_to(self, mut c: WebhookConfig) -> Result<WebhookConfig, FieldError> {
-        if let Some(v) = self.name { c.name = v; }
-        if let Some(v) = self.url { c.url = v; }
-        if let Some(v) = self.method { c.method = v; }
-        if let Some(v) = self.events { c.events = v; }
-        if let Some(v) = self.products { c.products = v; }
-        if let Some(v) = self.conditions { c.conditions = v; }
-        if let Some(v) = self.delay_minutes { c.delay_minutes = v; }
-        if let Some(v) = self.schedule { c.schedule = v; }
-        if let Some(v) = self.format { c.format = v; }
-        if let Some(v) = self.template { c.template = v; }
-        if let Some(v) = self.content_type { c.content_type = v; }
-        if let Some(v) = self.headers { c.headers = v; }
-        if let Some(v) = self.expect_status { c.expect_status = v; }
-        if let Some(v) = self.legacy_hash { c.legacy_hash = v; }
-        if let Some(v) = self.ordered { c.ordered = v; }
+        if let Some(v) = self.name {
+            c.name = v;
+        }
+        if let Some(v) = self.url {
+            c.url = v;
+        }
+        if let Some(v) = self.method {
+            c.method = v;
+        }
+        if let Some(v) = self.events {
+            c.events = v;
+        }
+        if let Some(v) = self.products {
+            c.products = v;
+        }
+        if let Some(v) = self.conditions {
+            c.conditions = v;
+        }
+        if let Some(v) = self.delay_minutes {
+            c.delay_minutes = v;
+        }
+        if let Some(v) = self.schedule {
+            c.schedule = v;
+        }
+        if let Some(v) = self.format {
+            c.format = v;
+        }
+        if let Some(v) = self.template {
+            c.template = v;
+        }
+        if let Some(v) = self.content_type {
+            c.content_type = v;
+        }
+        if let Some(v) = self.headers {
+            c.headers = v;
+        }
+        if let Some(v) = self.expect_status {
+            c.expect_status = v;
+        }
+        if let Some(v) = self.legacy_hash {
+            c.legacy_hash = v;
+        }
+        if let Some(v) = self.ordered {
+            c.ordered = v;
+        }
         if self.status == Some(WebhookStatus::Disabled) {
-            return Err(FieldError::new("status", "invalid_status", "`disabled` is set by shophook; use `active` or `paused`"));
+            return Err(FieldError::new(
+                "status",
+                "invalid_status",
+                "`disabled` is set by shophook; use `active` or `paused`",
+            ));
         }
         c.validate()?;
         Ok(c)
@@ -241,24 +297,44 @@ impl WebhookConfig {
     pub fn validate(&self) -> Result<(), FieldError> {
         let n = self.name.chars().count();
         if n > 200 {
-            return Err(FieldError::new("name", "too_long", "at most 200 characters"));
+            return Err(FieldError::new(
+                "name",
+                "too_long",
+                "at most 200 characters",
+            ));
         }
         validate_http_url(&self.url).map_err(|e| e.within("url"))?;
         self.validate_events()?;
         if self.products.len() > MAX_PRODUCTS {
-            return Err(FieldError::new("products", "too_many", format!("at most {MAX_PRODUCTS} products")));
+            return Err(FieldError::new(
+                "products",
+                "too_many",
+                format!("at most {MAX_PRODUCTS} products"),
+            ));
         }
         for (i, p) in self.products.iter().enumerate() {
             if p.trim().is_empty() || p.len() > 128 {
-                return Err(FieldError::new(format!("products[{i}]"), "invalid_product", "a product id or SKU of 1–128 characters"));
+                return Err(FieldError::new(
+                    format!("products[{i}]"),
+                    "invalid_product",
+                    "a product id or SKU of 1–128 characters",
+                ));
             }
         }
         if self.conditions.len() > MAX_CONDITIONS {
-            return Err(FieldError::new("conditions", "too_many", format!("at most {MAX_CONDITIONS} conditions")));
+            return Err(FieldError::new(
+                "conditions",
+                "too_many",
+                format!("at most {MAX_CONDITIONS} conditions"),
+            ));
         }
         compile_all(&self.conditions)?;
         if self.delay_minutes > 525_600 {
-            return Err(FieldError::new("delay_minutes", "out_of_range", "at most 525600 minutes (one year)"));
+            return Err(FieldError::new(
+                "delay_minutes",
+                "out_of_range",
+                "at most 525600 minutes (one year)",
+            ));
         }
         if let Some(s) = &self.schedule {
             validate_schedule(s).map_err(|e| e.within("schedule"))?;
@@ -267,28 +343,54 @@ impl WebhookConfig {
             return Err(FieldError::new(
                 "format",
                 "unsupported_format",
-                format!("`{}` is not a format this server renders; use one of: {}", self.format, FORMATS.join(", ")),
+                format!(
+                    "`{}` is not a format this server renders; use one of: {}",
+                    self.format,
+                    FORMATS.join(", ")
+                ),
             ));
         }
         if self.format == "template" {
             let Some(t) = &self.template else {
-                return Err(FieldError::new("template", "required", "`format: \"template\"` needs a `template`, e.g. \"Order {{ order.id }} paid\""));
+                return Err(FieldError::new(
+                    "template",
+                    "required",
+                    "`format: \"template\"` needs a `template`, e.g. \"Order {{ order.id }} paid\"",
+                ));
             };
-            crate::template::check(t).map_err(|e| FieldError::new("template", "invalid_template", e.message))?;
+            crate::template::check(t)
+                .map_err(|e| FieldError::new("template", "invalid_template", e.message))?;
         } else if self.template.is_some() {
-            return Err(FieldError::new("template", "template_without_format", "a template is used only with `format: \"template\"`"));
+            return Err(FieldError::new(
+                "template",
+                "template_without_format",
+                "a template is used only with `format: \"template\"`",
+            ));
         }
         if let Some(ct) = &self.content_type
-            && (ct.is_empty() || ct.len() > 200 || !is_header_value(ct)) {
-                return Err(FieldError::new("content_type", "invalid_content_type", "a media type such as `text/plain; charset=utf-8`"));
-            }
+            && (ct.is_empty() || ct.len() > 200 || !is_header_value(ct))
+        {
+            return Err(FieldError::new(
+                "content_type",
+                "invalid_content_type",
+                "a media type such as `text/plain; charset=utf-8`",
+            ));
+        }
         self.validate_headers()?;
         if self.expect_status.len() > 20 {
-            return Err(FieldError::new("expect_status", "too_many", "at most 20 status codes"));
+            return Err(FieldError::new(
+                "expect_status",
+                "too_many",
+                "at most 20 status codes",
+            ));
         }
         for (i, s) in self.expect_status.iter().enumerate() {
             if !(100..=599).contains(s) {
-                return Err(FieldError::new(format!("expect_status[{i}]"), "invalid_status_code", "an HTTP status code between 100 and 599"));
+                return Err(FieldError::new(
+                    format!("expect_status[{i}]"),
+                    "invalid_status_code",
+                    "an HTTP status code between 100 and 599",
+                ));
             }
         }
         if let Some(h) = &self.legacy_hash {
@@ -299,14 +401,20 @@ impl WebhookConfig {
 
     fn validate_events(&self) -> Result<(), FieldError> {
         if self.events.is_empty() {
-            return Err(FieldError::new("events", "required", "choose at least one event type, or [\"*\"] for all"));
+            return Err(FieldError::new(
+                "events",
+                "required",
+                "choose at least one event type, or [\"*\"] for all",
+            ));
         }
         for (i, e) in self.events.iter().enumerate() {
             if e != "*" && EventType::parse(e).is_none() {
                 return Err(FieldError::new(
                     format!("events[{i}]"),
                     "unknown_event_type",
-                    format!("`{e}` is not an event type; see GET /v1/accounts/{{account}}/catalog or use \"*\""),
+                    format!(
+                        "`{e}` is not an event type; see GET /v1/accounts/{{account}}/catalog or use \"*\""
+                    ),
                 ));
             }
         }
@@ -315,18 +423,34 @@ impl WebhookConfig {
 
     fn validate_headers(&self) -> Result<(), FieldError> {
         if self.headers.len() > MAX_HEADERS {
-            return Err(FieldError::new("headers", "too_many", format!("at most {MAX_HEADERS} headers")));
+            return Err(FieldError::new(
+                "headers",
+                "too_many",
+                format!("at most {MAX_HEADERS} headers"),
+            ));
         }
         for (name, value) in &self.headers {
             let field = format!("headers.{name}");
             if name.is_empty() || name.len() > 100 || !name.bytes().all(is_token_byte) {
-                return Err(FieldError::new(field, "invalid_header_name", "header names use letters, digits and `-`"));
+                return Err(FieldError::new(
+                    field,
+                    "invalid_header_name",
+                    "header names use letters, digits and `-`",
+                ));
             }
             if RESERVED_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
-                return Err(FieldError::new(field, "reserved_header", format!("`{name}` is set by shophook and cannot be overridden")));
+                return Err(FieldError::new(
+                    field,
+                    "reserved_header",
+                    format!("`{name}` is set by shophook and cannot be overridden"),
+                ));
             }
             if value.len() > 4096 || !is_header_value(value) {
-                return Err(FieldError::new(field, "invalid_header_value", "header values are one line of at most 4096 characters"));
+                return Err(FieldError::new(
+                    field,
+                    "invalid_header_value",
+                    "header values are one line of at most 4096 characters",
+                ));
             }
         }
         Ok(())
@@ -334,7 +458,9 @@ impl WebhookConfig {
 
     /// Whether this webhook subscribes to `event_type` (by type only).
     pub fn wants(&self, event_type: EventType) -> bool {
-        self.events.iter().any(|e| e == "*" || e == event_type.as_str())
+        self.events
+            .iter()
+            .any(|e| e == "*" || e == event_type.as_str())
     }
 
     /// The compiled conditions. Only valid configs are stored, so this cannot fail
@@ -357,25 +483,51 @@ fn is_header_value(v: &str) -> bool {
 /// the path and query.
 pub fn validate_http_url(raw: &str) -> Result<(), FieldError> {
     if raw.len() > MAX_URL_LEN {
-        return Err(FieldError::new("", "url_too_long", format!("at most {MAX_URL_LEN} characters")));
+        return Err(FieldError::new(
+            "",
+            "url_too_long",
+            format!("at most {MAX_URL_LEN} characters"),
+        ));
     }
     let probe = crate::url_template::blank_placeholders(raw);
     let parsed = url::Url::parse(&probe).map_err(|e| {
-        FieldError::new("", "invalid_url", format!("`{raw}` is not an absolute URL ({e}); write e.g. https://example.com/hook"))
+        FieldError::new(
+            "",
+            "invalid_url",
+            format!("`{raw}` is not an absolute URL ({e}); write e.g. https://example.com/hook"),
+        )
     })?;
     if !matches!(parsed.scheme(), "http" | "https") {
-        return Err(FieldError::new("", "invalid_url", "use an http:// or https:// URL"));
+        return Err(FieldError::new(
+            "",
+            "invalid_url",
+            "use an http:// or https:// URL",
+        ));
     }
-    let host_part = raw.split("://").nth(1).unwrap_or("").split(['/', '?', '#']).next().unwrap_or("");
+    let host_part = raw
+        .split("://")
+        .nth(1)
+        .unwrap_or("")
+        .split(['/', '?', '#'])
+        .next()
+        .unwrap_or("");
     if host_part.contains('{') {
-        return Err(FieldError::new("", "invalid_url", "placeholders are allowed in the path and query, not in the host"));
+        return Err(FieldError::new(
+            "",
+            "invalid_url",
+            "placeholders are allowed in the path and query, not in the host",
+        ));
     }
     crate::url_template::check(raw)?;
     if parsed.host_str().is_none_or(str::is_empty) {
         return Err(FieldError::new("", "invalid_url", "the URL needs a host"));
     }
     if !parsed.username().is_empty() || parsed.password().is_some() {
-        return Err(FieldError::new("", "invalid_url", "put credentials in a header, not in the URL"));
+        return Err(FieldError::new(
+            "",
+            "invalid_url",
+            "put credentials in a header, not in the URL",
+        ));
     }
     Ok(())
 }
@@ -385,25 +537,57 @@ pub const DAYS: &[&str] = &["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 
 fn validate_schedule(s: &Schedule) -> Result<(), FieldError> {
     if jiff::tz::TimeZone::get(&s.timezone).is_err() {
-        return Err(FieldError::new("timezone", "invalid_timezone", format!("`{}` is not an IANA time zone name", s.timezone)));
+        return Err(FieldError::new(
+            "timezone",
+            "invalid_timezone",
+            format!("`{}` is not an IANA time zone name", s.timezone),
+        ));
     }
     if s.windows.is_empty() || s.windows.len() > 50 {
-        return Err(FieldError::new("windows", "invalid_schedule", "give 1–50 windows, or set `schedule` to null"));
+        return Err(FieldError::new(
+            "windows",
+            "invalid_schedule",
+            "give 1–50 windows, or set `schedule` to null",
+        ));
     }
     for (i, w) in s.windows.iter().enumerate() {
         let at = |f: &str| format!("windows[{i}].{f}");
         if w.days.is_empty() {
-            return Err(FieldError::new(at("days"), "invalid_schedule", "pick at least one day"));
+            return Err(FieldError::new(
+                at("days"),
+                "invalid_schedule",
+                "pick at least one day",
+            ));
         }
         for d in &w.days {
             if !DAYS.contains(&d.as_str()) {
-                return Err(FieldError::new(at("days"), "invalid_day", format!("`{d}` is not one of mon, tue, wed, thu, fri, sat, sun")));
+                return Err(FieldError::new(
+                    at("days"),
+                    "invalid_day",
+                    format!("`{d}` is not one of mon, tue, wed, thu, fri, sat, sun"),
+                ));
             }
         }
-        let from = parse_hhmm(&w.from).ok_or_else(|| FieldError::new(at("from"), "invalid_time", "a time of day as HH:MM (00:00–23:59)"))?;
-        let to = parse_hhmm(&w.to).ok_or_else(|| FieldError::new(at("to"), "invalid_time", "a time of day as HH:MM (00:00–24:00)"))?;
+        let from = parse_hhmm(&w.from).ok_or_else(|| {
+            FieldError::new(
+                at("from"),
+                "invalid_time",
+                "a time of day as HH:MM (00:00–23:59)",
+            )
+        })?;
+        let to = parse_hhmm(&w.to).ok_or_else(|| {
+            FieldError::new(
+                at("to"),
+                "invalid_time",
+                "a time of day as HH:MM (00:00–24:00)",
+            )
+        })?;
         if from >= to {
-            return Err(FieldError::new(at("to"), "invalid_time", "`to` must be later than `from` (split overnight windows in two)"));
+            return Err(FieldError::new(
+                at("to"),
+                "invalid_time",
+                "`to` must be later than `from` (split overnight windows in two)",
+            ));
         }
     }
     Ok(())
@@ -425,13 +609,25 @@ pub fn parse_hhmm(s: &str) -> Option<u32> {
 
 fn validate_legacy_hash(h: &LegacyHash) -> Result<(), FieldError> {
     if h.field.is_empty() || h.field.len() > 64 {
-        return Err(FieldError::new("field", "invalid_legacy_hash", "name the field that carries the digest, e.g. `hash`"));
+        return Err(FieldError::new(
+            "field",
+            "invalid_legacy_hash",
+            "name the field that carries the digest, e.g. `hash`",
+        ));
     }
     if !matches!(h.algorithm.as_str(), "md5" | "sha1" | "sha256") {
-        return Err(FieldError::new("algorithm", "invalid_legacy_hash", "one of md5, sha1, sha256"));
+        return Err(FieldError::new(
+            "algorithm",
+            "invalid_legacy_hash",
+            "one of md5, sha1, sha256",
+        ));
     }
     if h.parts.is_empty() || h.parts.len() > 20 {
-        return Err(FieldError::new("parts", "invalid_legacy_hash", "1–20 field paths, e.g. [\"order.id\", \"order.customer.email\"]"));
+        return Err(FieldError::new(
+            "parts",
+            "invalid_legacy_hash",
+            "1–20 field paths, e.g. [\"order.id\", \"order.customer.email\"]",
+        ));
     }
     for (i, p) in h.parts.iter().enumerate() {
         crate::context::FieldPath::parse(p).map_err(|e| e.within(&format!("parts[{i}]")))?;
@@ -446,7 +642,10 @@ mod tests {
 
     fn create(json: serde_json::Value) -> Result<WebhookConfig, String> {
         let input: WebhookInput = serde_json::from_value(json).map_err(|e| e.to_string())?;
-        input.into_new_config().map(|(c, _, _)| c).map_err(|e| e.field)
+        input
+            .into_new_config()
+            .map(|(c, _, _)| c)
+            .map_err(|e| e.field)
     }
 
     #[test]
@@ -496,42 +695,96 @@ mod tests {
             (with("url", json!("not a url")), "url"),
             (with("url", json!("https://{id_order}.example/")), "url"),
             (with("url", json!("https://u:p@x.example/")), "url"),
-            (with("url", json!(format!("https://x.example/{}", "a".repeat(2100)))), "url"),
+            (
+                with(
+                    "url",
+                    json!(format!("https://x.example/{}", "a".repeat(2100))),
+                ),
+                "url",
+            ),
             (with("events", json!([])), "events"),
-            (with("events", json!(["order.paid", "order.exploded"])), "events[1]"),
-            (with("conditions", json!([{"field": "order.status", "op": "in", "value": 3}])), "conditions[0].value"),
-            (with("schedule", json!({"timezone": "Nowhere", "windows": []})), "schedule.timezone"),
-            (with("schedule", json!({"timezone": "UTC", "windows": [{"days": ["mon"], "from": "16:00", "to": "08:00"}]})), "schedule.windows[0].to"),
-            (with("schedule", json!({"timezone": "UTC", "windows": [{"days": ["funday"], "from": "08:00", "to": "09:00"}]})), "schedule.windows[0].days"),
+            (
+                with("events", json!(["order.paid", "order.exploded"])),
+                "events[1]",
+            ),
+            (
+                with(
+                    "conditions",
+                    json!([{"field": "order.status", "op": "in", "value": 3}]),
+                ),
+                "conditions[0].value",
+            ),
+            (
+                with("schedule", json!({"timezone": "Nowhere", "windows": []})),
+                "schedule.timezone",
+            ),
+            (
+                with(
+                    "schedule",
+                    json!({"timezone": "UTC", "windows": [{"days": ["mon"], "from": "16:00", "to": "08:00"}]}),
+                ),
+                "schedule.windows[0].to",
+            ),
+            (
+                with(
+                    "schedule",
+                    json!({"timezone": "UTC", "windows": [{"days": ["funday"], "from": "08:00", "to": "09:00"}]}),
+                ),
+                "schedule.windows[0].days",
+            ),
             (with("format", json!("yaml")), "format"),
             (with("format", json!("template")), "template"),
             (with("template", json!("x")), "template"),
-            (with("headers", json!({"webhook-signature": "x"})), "headers.webhook-signature"),
-            (with("headers", json!({"X-Ok": "a\r\nInjected: 1"})), "headers.X-Ok"),
+            (
+                with("headers", json!({"webhook-signature": "x"})),
+                "headers.webhook-signature",
+            ),
+            (
+                with("headers", json!({"X-Ok": "a\r\nInjected: 1"})),
+                "headers.X-Ok",
+            ),
             (with("expect_status", json!([200, 700])), "expect_status[1]"),
-            (with("legacy_hash", json!({"field": "hash", "algorithm": "crc32", "parts": ["order.id"]})), "legacy_hash.algorithm"),
+            (
+                with(
+                    "legacy_hash",
+                    json!({"field": "hash", "algorithm": "crc32", "parts": ["order.id"]}),
+                ),
+                "legacy_hash.algorithm",
+            ),
             (with("status", json!("disabled")), "status"),
             (with("delay_minutes", json!(600000)), "delay_minutes"),
         ];
         for (input, field) in table {
             assert_eq!(create(input.clone()).unwrap_err(), field, "{input}");
         }
-        assert!(create(with("colour", json!("red"))).unwrap_err().contains("unknown field"));
+        assert!(
+            create(with("colour", json!("red")))
+                .unwrap_err()
+                .contains("unknown field")
+        );
         let mut bad_template = base();
         bad_template["format"] = json!("template");
         bad_template["template"] = json!("ok\n{{ order.id | nope }}");
         let input: WebhookInput = serde_json::from_value(bad_template).unwrap();
         let err = input.into_new_config().unwrap_err();
-        assert_eq!((err.field.as_str(), err.code), ("template", "invalid_template"));
+        assert_eq!(
+            (err.field.as_str(), err.code),
+            ("template", "invalid_template")
+        );
         assert!(err.message.starts_with("line 2"), "{}", err.message);
-        assert!(create(with("method", json!("DELETE"))).unwrap_err().contains("unknown variant"));
+        assert!(
+            create(with("method", json!("DELETE")))
+                .unwrap_err()
+                .contains("unknown variant")
+        );
     }
 
     #[test]
     fn patch_merges_and_null_clears() {
         let c = create(json!({"url": "https://x.example/h", "events": ["*"],
             "schedule": {"timezone": "UTC", "windows": [{"days": ["mon"], "from": "08:00", "to": "09:00"}]}})).unwrap();
-        let patch: WebhookInput = serde_json::from_value(json!({"name": "New", "schedule": null})).unwrap();
+        let patch: WebhookInput =
+            serde_json::from_value(json!({"name": "New", "schedule": null})).unwrap();
         let c2 = patch.apply_to(c.clone()).unwrap();
         assert_eq!(c2.name, "New");
         assert_eq!(c2.schedule, None);

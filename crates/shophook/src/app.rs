@@ -60,13 +60,19 @@ impl App {
 
     /// [`App::build`] with another clock (tests, simulations).
     pub async fn build_with_clock(args: ServeArgs, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
-        let store: Arc<dyn Store> = match Database::parse(&args.database).map_err(anyhow::Error::msg)? {
+        let store: Arc<dyn Store> = match Database::parse(&args.database)
+            .map_err(anyhow::Error::msg)?
+        {
             Database::Sqlite(path) => {
-                let store = tokio::task::spawn_blocking(move || SqliteStore::open(&path).with_context(|| format!("opening {}", path.display()))).await??;
+                let store = tokio::task::spawn_blocking(move || {
+                    SqliteStore::open(&path).with_context(|| format!("opening {}", path.display()))
+                })
+                .await??;
                 Arc::new(store)
             }
         };
-        let (admin_hash, generated_admin_key) = admin_key(&*store, args.admin_key.as_deref()).await?;
+        let (admin_hash, generated_admin_key) =
+            admin_key(&*store, args.admin_key.as_deref()).await?;
         // A single-node store: whatever a previous run had claimed was never
         // finished (it crashed or was killed), so it is due again now.
         let released = store.release_claims(None, clock.now()).await?;
@@ -75,7 +81,10 @@ impl App {
         }
         let sender = Arc::new(Sender::new(
             SenderConfig {
-                policy: TargetPolicy { allow_private: args.allow_private_targets, allow_cidrs: args.allow_cidr.clone() },
+                policy: TargetPolicy {
+                    allow_private: args.allow_private_targets,
+                    allow_cidrs: args.allow_cidr.clone(),
+                },
                 retry: args.retry_schedule.clone(),
                 connect_timeout: args.connect_timeout,
                 request_timeout: args.request_timeout,
@@ -98,10 +107,27 @@ impl App {
                 grace: args.shutdown_grace,
             },
         ));
-        let listener = TcpListener::bind(args.listen).await.with_context(|| format!("cannot listen on {}", args.listen))?;
+        let listener = TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", args.listen))?;
         let addr = listener.local_addr()?;
-        let state = Arc::new(AppState { store, clock, admin_hash, keys: KeyCache::default(), sender, node, lease: LEASE });
-        Ok(App { listener, addr, state, worker, retention_days: args.retention_days, generated_admin_key })
+        let state = Arc::new(AppState {
+            store,
+            clock,
+            admin_hash,
+            keys: KeyCache::default(),
+            sender,
+            node,
+            lease: LEASE,
+        });
+        Ok(App {
+            listener,
+            addr,
+            state,
+            worker,
+            retention_days: args.retention_days,
+            generated_admin_key,
+        })
     }
 
     /// The bound address (port 0 resolved).
@@ -124,8 +150,14 @@ impl App {
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let router = crate::api::router(self.state.clone());
         let worker = tokio::spawn(self.worker.clone().run(shutdown.clone()));
-        let retention = tokio::spawn(crate::retention::run(self.state.store.clone(), self.state.clock.clone(), self.retention_days, shutdown.clone()));
-        let server = axum::serve(self.listener, router).with_graceful_shutdown(shutdown.clone().cancelled_owned());
+        let retention = tokio::spawn(crate::retention::run(
+            self.state.store.clone(),
+            self.state.clock.clone(),
+            self.retention_days,
+            shutdown.clone(),
+        ));
+        let server = axum::serve(self.listener, router)
+            .with_graceful_shutdown(shutdown.clone().cancelled_owned());
         let served = server.await;
         shutdown.cancel();
         worker.await.ok();
@@ -134,18 +166,30 @@ impl App {
     }
 }
 
-async fn admin_key(store: &dyn Store, given: Option<&str>) -> anyhow::Result<(String, Option<String>)> {
+async fn admin_key(
+    store: &dyn Store,
+    given: Option<&str>,
+) -> anyhow::Result<(String, Option<String>)> {
     if let Some(key) = given {
-        anyhow::ensure!(key.len() >= 16, "SHOPHOOK_ADMIN_KEY must be at least 16 characters");
+        anyhow::ensure!(
+            key.len() >= 16,
+            "SHOPHOOK_ADMIN_KEY must be at least 16 characters"
+        );
         return Ok((hash_key(key), None));
     }
     if let Some(hash) = store.setting(ADMIN_KEY_SETTING).await? {
         return Ok((hash, None));
     }
     let key = new_key();
-    if store.init_setting(ADMIN_KEY_SETTING, &hash_key(&key)).await? {
+    if store
+        .init_setting(ADMIN_KEY_SETTING, &hash_key(&key))
+        .await?
+    {
         return Ok((hash_key(&key), Some(key)));
     }
-    let hash = store.setting(ADMIN_KEY_SETTING).await?.context("operator key setting vanished")?;
+    let hash = store
+        .setting(ADMIN_KEY_SETTING)
+        .await?
+        .context("operator key setting vanished")?;
     Ok((hash, None))
 }

@@ -37,7 +37,9 @@ pub struct KeyCache {
 impl KeyCache {
     fn get(&self, hash: &str) -> Option<String> {
         let map = self.entries.lock().ok()?;
-        map.get(hash).filter(|(_, at)| at.elapsed() < CACHE_TTL).map(|(a, _)| a.clone())
+        map.get(hash)
+            .filter(|(_, at)| at.elapsed() < CACHE_TTL)
+            .map(|(a, _)| a.clone())
     }
 
     fn put(&self, hash: String, account: String) {
@@ -60,9 +62,20 @@ impl KeyCache {
 impl FromRequestParts<Arc<AppState>> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self, ApiError> {
-        let header = parts.headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()).ok_or(ApiError::Unauthorized)?;
-        let token = header.strip_prefix("Bearer ").or_else(|| header.strip_prefix("bearer ")).map(str::trim).ok_or(ApiError::Unauthorized)?;
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, ApiError> {
+        let header = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or(ApiError::Unauthorized)?;
+        let token = header
+            .strip_prefix("Bearer ")
+            .or_else(|| header.strip_prefix("bearer "))
+            .map(str::trim)
+            .ok_or(ApiError::Unauthorized)?;
         if token.is_empty() || token.len() > 512 {
             return Err(ApiError::Unauthorized);
         }
@@ -94,7 +107,9 @@ impl Caller {
             Caller::Operator => Ok(()),
             Caller::Account(_) => Err(ApiError::Forbidden {
                 code: "operator_only",
-                message: "this route needs the operator key (SHOPHOOK_ADMIN_KEY), not an account key".into(),
+                message:
+                    "this route needs the operator key (SHOPHOOK_ADMIN_KEY), not an account key"
+                        .into(),
             }),
         }
     }
@@ -107,6 +122,10 @@ impl Caller {
                 return Err(ApiError::NotFound("account"));
             }
         }
-        state.store.account(id).await?.ok_or(ApiError::NotFound("account"))
+        state
+            .store
+            .account(id)
+            .await?
+            .ok_or(ApiError::NotFound("account"))
     }
 }

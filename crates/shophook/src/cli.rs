@@ -13,14 +13,17 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => {
             init_logs(args.log_format);
-            let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
             rt.block_on(serve(args))
         }
         Command::Migrate(args) => {
             init_logs(LogFormat::Pretty);
             match Database::parse(&args.database).map_err(anyhow::Error::msg)? {
                 Database::Sqlite(path) => {
-                    let (from, to) = SqliteStore::migrate_only(&path).with_context(|| format!("migrating {}", path.display()))?;
+                    let (from, to) = SqliteStore::migrate_only(&path)
+                        .with_context(|| format!("migrating {}", path.display()))?;
                     println!("{}: schema version {from} -> {to}", path.display());
                 }
             }
@@ -31,7 +34,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
 
 fn init_logs(format: LogFormat) {
     let filter = EnvFilter::try_from_env("SHOPHOOK_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Pretty => builder.try_init(),
@@ -42,7 +47,9 @@ async fn serve(args: crate::config::ServeArgs) -> anyhow::Result<()> {
     let database = args.database.clone();
     let app = App::build(args).await?;
     if let Some(key) = app.generated_admin_key() {
-        println!("Generated operator key (shown once, stored hashed; set SHOPHOOK_ADMIN_KEY to choose your own):\n\n    {key}\n");
+        println!(
+            "Generated operator key (shown once, stored hashed; set SHOPHOOK_ADMIN_KEY to choose your own):\n\n    {key}\n"
+        );
     }
     let addr = app.addr();
     tracing::info!(%database, "storage ready");
@@ -51,7 +58,9 @@ async fn serve(args: crate::config::ServeArgs) -> anyhow::Result<()> {
     let signals = shutdown.clone();
     tokio::spawn(async move {
         wait_for_signal().await;
-        tracing::info!("shutdown requested: no new work is claimed; in-flight deliveries finish or are released");
+        tracing::info!(
+            "shutdown requested: no new work is claimed; in-flight deliveries finish or are released"
+        );
         signals.cancel();
     });
     app.run(shutdown).await
@@ -61,7 +70,10 @@ async fn wait_for_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        let (Ok(mut term), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) else {
             let _ = tokio::signal::ctrl_c().await;
             return;
         };

@@ -16,7 +16,8 @@ pub struct SystemClock;
 impl Clock for SystemClock {
     /// Millisecond precision: what the store keeps, so a value reads back equal.
     fn now(&self) -> Timestamp {
-        Timestamp::from_millisecond(Timestamp::now().as_millisecond()).unwrap_or(Timestamp::UNIX_EPOCH)
+        Timestamp::from_millisecond(Timestamp::now().as_millisecond())
+            .unwrap_or(Timestamp::UNIX_EPOCH)
     }
 }
 
@@ -31,7 +32,9 @@ pub struct ManualClock {
 impl ManualClock {
     /// A clock standing at `start`.
     pub fn new(start: Timestamp) -> ManualClock {
-        ManualClock { now: std::sync::Mutex::new(start) }
+        ManualClock {
+            now: std::sync::Mutex::new(start),
+        }
     }
 
     /// Moves the clock forward.

@@ -42,7 +42,11 @@ pub struct ServeArgs {
     #[arg(long, env = "SHOPHOOK_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
     /// Database URL: sqlite://FILE (default) or postgres://…
-    #[arg(long, env = "SHOPHOOK_DATABASE", default_value = "sqlite://shophook.db")]
+    #[arg(
+        long,
+        env = "SHOPHOOK_DATABASE",
+        default_value = "sqlite://shophook.db"
+    )]
     pub database: String,
     /// Allow deliveries to loopback, private and other special addresses (development, tests).
     #[arg(long, env = "SHOPHOOK_ALLOW_PRIVATE_TARGETS")]
@@ -75,7 +79,12 @@ pub struct ServeArgs {
     #[arg(long, env = "SHOPHOOK_SHUTDOWN_GRACE", default_value = "15s", value_parser = parse_duration)]
     pub shutdown_grace: Duration,
     /// Log format.
-    #[arg(long, env = "SHOPHOOK_LOG_FORMAT", value_enum, default_value = "pretty")]
+    #[arg(
+        long,
+        env = "SHOPHOOK_LOG_FORMAT",
+        value_enum,
+        default_value = "pretty"
+    )]
     pub log_format: LogFormat,
 }
 
@@ -83,7 +92,11 @@ pub struct ServeArgs {
 #[derive(Debug, Clone, Args)]
 pub struct MigrateArgs {
     /// Database URL: sqlite://FILE or postgres://…
-    #[arg(long, env = "SHOPHOOK_DATABASE", default_value = "sqlite://shophook.db")]
+    #[arg(
+        long,
+        env = "SHOPHOOK_DATABASE",
+        default_value = "sqlite://shophook.db"
+    )]
     pub database: String,
 }
 
@@ -97,9 +110,14 @@ pub enum Database {
 impl Database {
     /// Parses `sqlite://FILE`, `sqlite:FILE`.
     pub fn parse(url: &str) -> Result<Database, String> {
-        if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+        if let Some(path) = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+        {
             if path.is_empty() {
-                return Err("`--database sqlite://` needs a file name, e.g. sqlite://shophook.db".into());
+                return Err(
+                    "`--database sqlite://` needs a file name, e.g. sqlite://shophook.db".into(),
+                );
             }
             return Ok(Database::Sqlite(PathBuf::from(path)));
         }
@@ -117,9 +135,14 @@ mod tests {
     #[test]
     fn defaults() {
         let cli = Cli::try_parse_from(["shophook", "serve"]).unwrap();
-        let Command::Serve(a) = cli.command else { panic!("serve") };
+        let Command::Serve(a) = cli.command else {
+            panic!("serve")
+        };
         assert_eq!(a.listen.to_string(), "127.0.0.1:8080");
-        assert_eq!(Database::parse(&a.database).unwrap(), Database::Sqlite("shophook.db".into()));
+        assert_eq!(
+            Database::parse(&a.database).unwrap(),
+            Database::Sqlite("shophook.db".into())
+        );
         assert_eq!(a.retention_days, 30);
         assert!(!a.allow_private_targets);
         assert_eq!(a.retry_schedule, RetrySchedule::default());
@@ -128,11 +151,24 @@ mod tests {
     #[test]
     fn flags() {
         let cli = Cli::try_parse_from([
-            "shophook", "serve", "--listen", "127.0.0.1:0", "--allow-cidr", "10.0.0.0/8", "--allow-cidr", "192.168.1.0/24",
-            "--allow-private-targets", "--retry-schedule", "10ms,20ms", "--retention-days", "7",
+            "shophook",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--allow-cidr",
+            "10.0.0.0/8",
+            "--allow-cidr",
+            "192.168.1.0/24",
+            "--allow-private-targets",
+            "--retry-schedule",
+            "10ms,20ms",
+            "--retention-days",
+            "7",
         ])
         .unwrap();
-        let Command::Serve(a) = cli.command else { panic!("serve") };
+        let Command::Serve(a) = cli.command else {
+            panic!("serve")
+        };
         assert_eq!(a.allow_cidr.len(), 2);
         assert!(a.allow_private_targets);
         assert_eq!(a.retry_schedule.max_attempts(), 3);

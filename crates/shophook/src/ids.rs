@@ -21,7 +21,10 @@ pub fn new_key() -> String {
 /// Hex SHA-256 of a key: what is stored and looked up. Keys are 256-bit random, so
 /// a fast hash is enough (no password stretching needed).
 pub fn hash_key(key: &str) -> String {
-    Sha256::digest(key.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(key.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// 24 random bytes for a webhook secret.

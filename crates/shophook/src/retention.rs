@@ -15,9 +15,17 @@ const BATCH: u32 = 500;
 const EVERY: Duration = Duration::from_secs(3600);
 
 /// Purges now and then every hour until shutdown.
-pub async fn run(store: Arc<dyn Store>, clock: Arc<dyn Clock>, days: u32, shutdown: CancellationToken) {
+pub async fn run(
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    days: u32,
+    shutdown: CancellationToken,
+) {
     loop {
-        let cutoff = clock.now().checked_sub(SignedDuration::from_hours(24 * i64::from(days))).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+        let cutoff = clock
+            .now()
+            .checked_sub(SignedDuration::from_hours(24 * i64::from(days)))
+            .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
         let mut total = 0u64;
         loop {
             if shutdown.is_cancelled() {
@@ -38,7 +46,11 @@ pub async fn run(store: Arc<dyn Store>, clock: Arc<dyn Clock>, days: u32, shutdo
             }
         }
         if total > 0 {
-            tracing::info!(purged = total, retention_days = days, "purged old deliveries");
+            tracing::info!(
+                purged = total,
+                retention_days = days,
+                "purged old deliveries"
+            );
         }
         tokio::select! {
             _ = tokio::time::sleep(EVERY) => {}

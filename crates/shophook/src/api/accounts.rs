@@ -21,12 +21,19 @@ use crate::ids::{hash_key, new_id, new_key};
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .route("/v1/accounts", post(create).get(list))
-        .route("/v1/accounts/{account}", get(show).patch(update).delete(remove))
+        .route(
+            "/v1/accounts/{account}",
+            get(show).patch(update).delete(remove),
+        )
         .route("/v1/accounts/{account}/keys", post(create_key))
         .route("/v1/accounts/{account}/keys/{key}", delete(delete_key))
 }
 
-async fn create(State(s): State<Arc<AppState>>, caller: Caller, ApiJson(account): ApiJson<Account>) -> ApiResult<(StatusCode, Json<Account>)> {
+async fn create(
+    State(s): State<Arc<AppState>>,
+    caller: Caller,
+    ApiJson(account): ApiJson<Account>,
+) -> ApiResult<(StatusCode, Json<Account>)> {
     caller.require_operator()?;
     account.validate()?;
     let account = s.store.create_account(account, s.clock.now()).await?;
@@ -41,7 +48,11 @@ async fn list(State(s): State<Arc<AppState>>, caller: Caller) -> ApiResult<Json<
     Ok(Json(super::page(items, None)))
 }
 
-async fn show(State(s): State<Arc<AppState>>, caller: Caller, Path(id): Path<String>) -> ApiResult<Json<Account>> {
+async fn show(
+    State(s): State<Arc<AppState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Account>> {
     caller.require_operator()?;
     Ok(Json(caller.account(&s, &id).await?))
 }
@@ -62,13 +73,29 @@ fn merge(target: &mut Value, patch: &Value) {
     }
 }
 
-async fn update(State(s): State<Arc<AppState>>, caller: Caller, Path(id): Path<String>, ApiJson(patch): ApiJson<Value>) -> ApiResult<Json<Account>> {
+async fn update(
+    State(s): State<Arc<AppState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(patch): ApiJson<Value>,
+) -> ApiResult<Json<Account>> {
     caller.require_operator()?;
     if !patch.is_object() {
-        return Err(ApiError::field("", "invalid_field", "send a JSON object with the fields to change"));
+        return Err(ApiError::field(
+            "",
+            "invalid_field",
+            "send a JSON object with the fields to change",
+        ));
     }
-    if patch.get("id").is_some_and(|v| v.as_str() != Some(id.as_str())) {
-        return Err(ApiError::field("id", "read_only", "an account's id cannot be changed"));
+    if patch
+        .get("id")
+        .is_some_and(|v| v.as_str() != Some(id.as_str()))
+    {
+        return Err(ApiError::field(
+            "id",
+            "read_only",
+            "an account's id cannot be changed",
+        ));
     }
     let current = caller.account(&s, &id).await?;
     let mut doc = json!(current);
@@ -78,7 +105,11 @@ async fn update(State(s): State<Arc<AppState>>, caller: Caller, Path(id): Path<S
     Ok(Json(s.store.update_account(account, s.clock.now()).await?))
 }
 
-async fn remove(State(s): State<Arc<AppState>>, caller: Caller, Path(id): Path<String>) -> ApiResult<StatusCode> {
+async fn remove(
+    State(s): State<Arc<AppState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
     caller.require_operator()?;
     if !s.store.delete_account(&id).await? {
         return Err(ApiError::NotFound("account"));
@@ -96,17 +127,36 @@ struct KeyInput {
     name: Option<String>,
 }
 
-async fn create_key(State(s): State<Arc<AppState>>, caller: Caller, Path(id): Path<String>, ApiJson(_input): ApiJson<KeyInput>) -> ApiResult<(StatusCode, Json<Value>)> {
+async fn create_key(
+    State(s): State<Arc<AppState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(_input): ApiJson<KeyInput>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
     caller.require_operator()?;
     let account = caller.account(&s, &id).await?;
     let key = new_key();
     let key_id = new_id("key");
-    s.store.create_key(NewKey { id: key_id.clone(), account_id: account.id.clone(), hash: hash_key(&key), created_at: s.clock.now() }).await?;
+    s.store
+        .create_key(NewKey {
+            id: key_id.clone(),
+            account_id: account.id.clone(),
+            hash: hash_key(&key),
+            created_at: s.clock.now(),
+        })
+        .await?;
     tracing::info!(account = %account.id, key = %key_id, "account key created");
-    Ok((StatusCode::CREATED, Json(json!({"id": key_id, "account": account.id, "key": key}))))
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"id": key_id, "account": account.id, "key": key})),
+    ))
 }
 
-async fn delete_key(State(s): State<Arc<AppState>>, caller: Caller, Path((id, key)): Path<(String, String)>) -> ApiResult<StatusCode> {
+async fn delete_key(
+    State(s): State<Arc<AppState>>,
+    caller: Caller,
+    Path((id, key)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
     caller.require_operator()?;
     caller.account(&s, &id).await?;
     if !s.store.delete_key(&id, &key).await? {

@@ -44,46 +44,103 @@ pub fn attempt_view(a: &Attempt, envelope: &str) -> Value {
     v
 }
 
-const PARAMS: &[&str] = &["webhook", "status", "event_type", "subject", "before", "limit"];
+const PARAMS: &[&str] = &[
+    "webhook",
+    "status",
+    "event_type",
+    "subject",
+    "before",
+    "limit",
+];
 
 fn filter(q: HashMap<String, String>) -> ApiResult<DeliveryFilter> {
     if let Some(unknown) = q.keys().find(|k| !PARAMS.contains(&k.as_str())) {
-        return Err(ApiError::field(unknown.clone(), "unknown_parameter", format!("filter by one of: {}", PARAMS.join(", "))));
+        return Err(ApiError::field(
+            unknown.clone(),
+            "unknown_parameter",
+            format!("filter by one of: {}", PARAMS.join(", ")),
+        ));
     }
     let get = |k: &str| q.get(k).filter(|v| !v.is_empty()).cloned();
     let status = match get("status") {
         Some(s) => Some(DeliveryStatus::parse(&s).ok_or_else(|| {
-            ApiError::field("status", "invalid_status", "one of scheduled, pending, succeeded, failed, dead, skipped")
+            ApiError::field(
+                "status",
+                "invalid_status",
+                "one of scheduled, pending, succeeded, failed, dead, skipped",
+            )
         })?),
         None => None,
     };
     let limit = match get("limit") {
-        Some(l) => l.parse::<u32>().ok().filter(|n| (1..=1000).contains(n)).ok_or_else(|| ApiError::field("limit", "invalid_limit", "a number from 1 to 1000"))?,
+        Some(l) => l
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=1000).contains(n))
+            .ok_or_else(|| ApiError::field("limit", "invalid_limit", "a number from 1 to 1000"))?,
         None => 50,
     };
-    Ok(DeliveryFilter { webhook: get("webhook"), status, event_type: get("event_type"), subject: get("subject"), before: get("before"), limit })
+    Ok(DeliveryFilter {
+        webhook: get("webhook"),
+        status,
+        event_type: get("event_type"),
+        subject: get("subject"),
+        before: get("before"),
+        limit,
+    })
 }
 
-async fn list(State(s): State<Arc<AppState>>, caller: Caller, Path(account): Path<String>, Query(q): Query<HashMap<String, String>>) -> ApiResult<Json<Value>> {
+async fn list(
+    State(s): State<Arc<AppState>>,
+    caller: Caller,
+    Path(account): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult<Json<Value>> {
     let account = caller.account(&s, &account).await?;
     let f = filter(q)?;
     let limit = f.limit as usize;
     let items = s.store.list_deliveries(&account.id, f).await?;
-    let next = (items.len() == limit).then(|| items.last().map(|d| d.id.clone())).flatten();
-    Ok(Json(super::page(items.iter().map(|d| json!(d)).collect(), next)))
+    let next = (items.len() == limit)
+        .then(|| items.last().map(|d| d.id.clone()))
+        .flatten();
+    Ok(Json(super::page(
+        items.iter().map(|d| json!(d)).collect(),
+        next,
+    )))
 }
 
-async fn show(State(s): State<Arc<AppState>>, caller: Caller, Path((account, id)): Path<(String, String)>) -> ApiResult<Json<Value>> {
+async fn show(
+    State(s): State<Arc<AppState>>,
+    caller: Caller,
+    Path((account, id)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
     let account = caller.account(&s, &account).await?;
-    let d = s.store.delivery(&account.id, &id).await?.ok_or(ApiError::NotFound("delivery"))?;
+    let d = s
+        .store
+        .delivery(&account.id, &id)
+        .await?
+        .ok_or(ApiError::NotFound("delivery"))?;
     let mut v = json!(d.delivery);
-    v["attempts"] = Value::Array(d.attempts.iter().map(|a| attempt_view(a, &d.envelope)).collect());
+    v["attempts"] = Value::Array(
+        d.attempts
+            .iter()
+            .map(|a| attempt_view(a, &d.envelope))
+            .collect(),
+    );
     Ok(Json(v))
 }
 
-async fn retry(State(s): State<Arc<AppState>>, caller: Caller, Path((account, id)): Path<(String, String)>) -> ApiResult<(StatusCode, Json<Value>)> {
+async fn retry(
+    State(s): State<Arc<AppState>>,
+    caller: Caller,
+    Path((account, id)): Path<(String, String)>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
     let account = caller.account(&s, &account).await?;
-    let d = s.store.retry_delivery(&account.id, &id, s.clock.now()).await?.ok_or(ApiError::NotFound("delivery"))?;
+    let d = s
+        .store
+        .retry_delivery(&account.id, &id, s.clock.now())
+        .await?
+        .ok_or(ApiError::NotFound("delivery"))?;
     Ok((StatusCode::ACCEPTED, Json(json!(d))))
 }
 
@@ -92,16 +149,30 @@ mod tests {
     use super::*;
 
     fn q(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
     fn filters() {
-        let f = filter(q(&[("status", "dead"), ("limit", "10"), ("webhook", "wh_1")])).unwrap();
+        let f = filter(q(&[
+            ("status", "dead"),
+            ("limit", "10"),
+            ("webhook", "wh_1"),
+        ]))
+        .unwrap();
         assert_eq!(f.status, Some(DeliveryStatus::Dead));
         assert_eq!(f.limit, 10);
         assert_eq!(filter(q(&[])).unwrap().limit, 50);
-        for bad in [("status", "lost"), ("limit", "0"), ("limit", "5000"), ("limit", "x"), ("colour", "red")] {
+        for bad in [
+            ("status", "lost"),
+            ("limit", "0"),
+            ("limit", "5000"),
+            ("limit", "x"),
+            ("colour", "red"),
+        ] {
             assert!(filter(q(&[bad])).is_err(), "{bad:?}");
         }
     }

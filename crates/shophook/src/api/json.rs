@@ -19,12 +19,19 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        let ct = req.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_ascii_lowercase);
+        let ct = req
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_ascii_lowercase);
         let bytes = Bytes::from_request(req, state).await.map_err(|e| {
             if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
                 ApiError::PayloadTooLarge(MAX_BODY)
             } else {
-                ApiError::bad("unreadable_body", format!("the request body could not be read: {e}"))
+                ApiError::bad(
+                    "unreadable_body",
+                    format!("the request body could not be read: {e}"),
+                )
             }
         })?;
         let empty = bytes.iter().all(u8::is_ascii_whitespace);
@@ -48,20 +55,32 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             let inner = err.into_inner();
             use serde_json::error::Category;
             match inner.classify() {
-                Category::Syntax | Category::Eof | Category::Io => {
-                    Err(ApiError::bad("malformed_json", format!("the body is not valid JSON: {inner}")))
-                }
+                Category::Syntax | Category::Eof | Category::Io => Err(ApiError::bad(
+                    "malformed_json",
+                    format!("the body is not valid JSON: {inner}"),
+                )),
                 Category::Data => {
                     let field = if path == "." { String::new() } else { path };
                     let msg = inner.to_string();
                     let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
                     // serde names a missing field only in its message; the error
                     // names it in `field`, as for every other field error
-                    if let Some(name) = msg.strip_prefix("missing field `").and_then(|r| r.split('`').next()) {
-                        let field = if field.is_empty() { name.to_string() } else { format!("{field}.{name}") };
+                    if let Some(name) = msg
+                        .strip_prefix("missing field `")
+                        .and_then(|r| r.split('`').next())
+                    {
+                        let field = if field.is_empty() {
+                            name.to_string()
+                        } else {
+                            format!("{field}.{name}")
+                        };
                         return Err(ApiError::field(field, "required", msg));
                     }
-                    let code = if msg.starts_with("unknown field") { "unknown_field" } else { "invalid_field" };
+                    let code = if msg.starts_with("unknown field") {
+                        "unknown_field"
+                    } else {
+                        "invalid_field"
+                    };
                     Err(ApiError::field(field, code, msg))
                 }
             }
@@ -92,7 +111,9 @@ mod tests {
 
     fn check(json: &str, code: &str, field: &str) {
         match parse::<Outer>(json.as_bytes()) {
-            Err(ApiError::Invalid(e)) => assert_eq!((e.code, e.field.as_str()), (code, field), "{json}"),
+            Err(ApiError::Invalid(e)) => {
+                assert_eq!((e.code, e.field.as_str()), (code, field), "{json}")
+            }
             other => panic!("{json}: {other:?}"),
         }
     }
@@ -100,9 +121,19 @@ mod tests {
     #[test]
     fn field_errors_name_the_field() {
         check(r#"{}"#, "required", "name");
-        check(r#"{"name": "a", "items": [{"sku": "1"}, {}]}"#, "required", "items[1].sku");
+        check(
+            r#"{"name": "a", "items": [{"sku": "1"}, {}]}"#,
+            "required",
+            "items[1].sku",
+        );
         check(r#"{"name": 1}"#, "invalid_field", "name");
         check(r#"{"name": "a", "colour": 1}"#, "unknown_field", "colour");
-        assert!(matches!(parse::<Outer>(b"{"), Err(ApiError::BadRequest { code: "malformed_json", .. })));
+        assert!(matches!(
+            parse::<Outer>(b"{"),
+            Err(ApiError::BadRequest {
+                code: "malformed_json",
+                ..
+            })
+        ));
     }
 }

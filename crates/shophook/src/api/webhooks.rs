@@ -14,7 +14,10 @@ use shophook_core::event::{Event, EventType};
 use shophook_core::render::json_envelope;
 use shophook_core::signing::Secret;
 use shophook_core::webhook::{WebhookInput, WebhookStatus};
-use shophook_store::{ClaimedDelivery, DeliveryUpdate, IngestOutcome, NewEvent, StatusChange, StoredEvent, StoredWebhook, Target};
+use shophook_store::{
+    ClaimedDelivery, DeliveryUpdate, IngestOutcome, NewEvent, StatusChange, StoredEvent,
+    StoredWebhook, Target,
+};
 
 use super::json::ApiJson;
 use crate::app::AppState;
@@ -27,7 +30,10 @@ pub fn routes() -> Router<Arc<AppState>> {
     let base = "/v1/accounts/{account}/webhooks";
     Router::new()
         .route(base, post(create).get(list))
-        .route(&format!("{base}/{{id}}"), get(show).patch(update).delete(remove))
+        .route(
+            &format!("{base}/{{id}}"),
+            get(show).patch(update).delete(remove),
+        )
         .route(&format!("{base}/{{id}}/pause"), post(pause))
         .route(&format!("{base}/{{id}}/resume"), post(resume))
         .route(&format!("{base}/{{id}}/test"), post(test))
@@ -59,7 +65,12 @@ fn secret_from(given: Option<String>) -> ApiResult<String> {
     }
 }
 
-async fn create(State(s): State<Arc<AppState>>, caller: Caller, Path(account): Path<String>, ApiJson(input): ApiJson<WebhookInput>) -> ApiResult<(StatusCode, Json<Value>)> {
+async fn create(
+    State(s): State<Arc<AppState>>,
+    caller: Caller,
+    Path(account): Path<String>,
+    ApiJson(input): ApiJson<WebhookInput>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
     let account = caller.account(&s, &account).await?;
     if !account.features.webhooks {
         return Err(ApiError::Forbidden {
@@ -80,12 +91,19 @@ async fn create(State(s): State<Arc<AppState>>, caller: Caller, Path(account): P
         created_at: now,
         updated_at: now,
     };
-    let hook = s.store.create_webhook(hook, account.limits.max_webhooks).await?;
+    let hook = s
+        .store
+        .create_webhook(hook, account.limits.max_webhooks)
+        .await?;
     tracing::info!(account = %account.id, webhook = %hook.id, url = %hook.config.url, "webhook created");
     Ok((StatusCode::CREATED, Json(view(&hook))))
 }
 
-async fn list(State(s): State<Arc<AppState>>, caller: Caller, Path(account): Path<String>) -> ApiResult<Json<Value>> {
+async fn list(
+    State(s): State<Arc<AppState>>,
+    caller: Caller,
+    Path(account): Path<String>,
+) -> ApiResult<Json<Value>> {
     let account = caller.account(&s, &account).await?;
     let hooks = s.store.list_webhooks(&account.id).await?;
     Ok(Json(super::page(hooks.iter().map(view).collect(), None)))
@@ -93,40 +111,86 @@ async fn list(State(s): State<Arc<AppState>>, caller: Caller, Path(account): Pat
 
 async fn find(s: &AppState, caller: &Caller, account: &str, id: &str) -> ApiResult<StoredWebhook> {
     let account = caller.account(s, account).await?;
-    s.store.webhook(&account.id, id).await?.ok_or(ApiError::NotFound("webhook"))
+    s.store
+        .webhook(&account.id, id)
+        .await?
+        .ok_or(ApiError::NotFound("webhook"))
 }
 
-async fn show(State(s): State<Arc<AppState>>, caller: Caller, Path((account, id)): Path<(String, String)>) -> ApiResult<Json<Value>> {
+async fn show(
+    State(s): State<Arc<AppState>>,
+    caller: Caller,
+    Path((account, id)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
     Ok(Json(view(&find(&s, &caller, &account, &id).await?)))
 }
 
-async fn update(State(s): State<Arc<AppState>>, caller: Caller, Path((account, id)): Path<(String, String)>, ApiJson(mut input): ApiJson<WebhookInput>) -> ApiResult<Json<Value>> {
+async fn update(
+    State(s): State<Arc<AppState>>,
+    caller: Caller,
+    Path((account, id)): Path<(String, String)>,
+    ApiJson(mut input): ApiJson<WebhookInput>,
+) -> ApiResult<Json<Value>> {
     let mut hook = find(&s, &caller, &account, &id).await?;
     if input.secret.is_some() {
-        return Err(ApiError::field("secret", "read_only", "change the secret with POST …/rotate-secret, which keeps the old one signing for 24 h"));
+        return Err(ApiError::field(
+            "secret",
+            "read_only",
+            "change the secret with POST …/rotate-secret, which keeps the old one signing for 24 h",
+        ));
     }
     let status = input.status.take();
     hook.config = input.apply_to(hook.config)?;
     hook.updated_at = s.clock.now();
     let mut hook = s.store.update_webhook(hook).await?;
     if let Some(status) = status.filter(|st| *st != hook.status) {
-        hook = s.store.set_webhook_status(StatusChange { account: hook.account_id.clone(), webhook: hook.id.clone(), status, discard_held: false, now: s.clock.now() }).await?;
+        hook = s
+            .store
+            .set_webhook_status(StatusChange {
+                account: hook.account_id.clone(),
+                webhook: hook.id.clone(),
+                status,
+                discard_held: false,
+                now: s.clock.now(),
+            })
+            .await?;
     }
     Ok(Json(view(&hook)))
 }
 
-async fn remove(State(s): State<Arc<AppState>>, caller: Caller, Path((account, id)): Path<(String, String)>) -> ApiResult<StatusCode> {
+async fn remove(
+    State(s): State<Arc<AppState>>,
+    caller: Caller,
+    Path((account, id)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
     let account = caller.account(&s, &account).await?;
-    if !s.store.delete_webhook(&account.id, &id, s.clock.now()).await? {
+    if !s
+        .store
+        .delete_webhook(&account.id, &id, s.clock.now())
+        .await?
+    {
         return Err(ApiError::NotFound("webhook"));
     }
     tracing::info!(account = %account.id, webhook = %id, "webhook deleted");
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn pause(State(s): State<Arc<AppState>>, caller: Caller, Path((account, id)): Path<(String, String)>) -> ApiResult<Json<Value>> {
+async fn pause(
+    State(s): State<Arc<AppState>>,
+    caller: Caller,
+    Path((account, id)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
     let hook = find(&s, &caller, &account, &id).await?;
-    let hook = s.store.set_webhook_status(StatusChange { account: hook.account_id, webhook: hook.id, status: WebhookStatus::Paused, discard_held: false, now: s.clock.now() }).await?;
+    let hook = s
+        .store
+        .set_webhook_status(StatusChange {
+            account: hook.account_id,
+            webhook: hook.id,
+            status: WebhookStatus::Paused,
+            discard_held: false,
+            now: s.clock.now(),
+        })
+        .await?;
     Ok(Json(view(&hook)))
 }
 
@@ -137,11 +201,22 @@ struct ResumeInput {
     discard_held: bool,
 }
 
-async fn resume(State(s): State<Arc<AppState>>, caller: Caller, Path((account, id)): Path<(String, String)>, ApiJson(input): ApiJson<ResumeInput>) -> ApiResult<Json<Value>> {
+async fn resume(
+    State(s): State<Arc<AppState>>,
+    caller: Caller,
+    Path((account, id)): Path<(String, String)>,
+    ApiJson(input): ApiJson<ResumeInput>,
+) -> ApiResult<Json<Value>> {
     let hook = find(&s, &caller, &account, &id).await?;
     let hook = s
         .store
-        .set_webhook_status(StatusChange { account: hook.account_id, webhook: hook.id, status: WebhookStatus::Active, discard_held: input.discard_held, now: s.clock.now() })
+        .set_webhook_status(StatusChange {
+            account: hook.account_id,
+            webhook: hook.id,
+            status: WebhookStatus::Active,
+            discard_held: input.discard_held,
+            now: s.clock.now(),
+        })
         .await?;
     Ok(Json(view(&hook)))
 }
@@ -153,10 +228,18 @@ struct RotateInput {
     secret: Option<String>,
 }
 
-async fn rotate_secret(State(s): State<Arc<AppState>>, caller: Caller, Path((account, id)): Path<(String, String)>, ApiJson(input): ApiJson<RotateInput>) -> ApiResult<Json<Value>> {
+async fn rotate_secret(
+    State(s): State<Arc<AppState>>,
+    caller: Caller,
+    Path((account, id)): Path<(String, String)>,
+    ApiJson(input): ApiJson<RotateInput>,
+) -> ApiResult<Json<Value>> {
     let mut hook = find(&s, &caller, &account, &id).await?;
     let now = s.clock.now();
-    hook.previous_secret = Some(std::mem::replace(&mut hook.secret, secret_from(input.secret)?));
+    hook.previous_secret = Some(std::mem::replace(
+        &mut hook.secret,
+        secret_from(input.secret)?,
+    ));
     hook.previous_secret_until = now.checked_add(SignedDuration::from_hours(24)).ok();
     hook.updated_at = now;
     let hook = s.store.update_webhook(hook).await?;
@@ -165,9 +248,17 @@ async fn rotate_secret(State(s): State<Arc<AppState>>, caller: Caller, Path((acc
 }
 
 /// Sends `webhook.test` to this webhook now and answers with the attempt.
-async fn test(State(s): State<Arc<AppState>>, caller: Caller, Path((account, id)): Path<(String, String)>) -> ApiResult<Json<Value>> {
+async fn test(
+    State(s): State<Arc<AppState>>,
+    caller: Caller,
+    Path((account, id)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
     let account = caller.account(&s, &account).await?;
-    let hook = s.store.webhook(&account.id, &id).await?.ok_or(ApiError::NotFound("webhook"))?;
+    let hook = s
+        .store
+        .webhook(&account.id, &id)
+        .await?
+        .ok_or(ApiError::NotFound("webhook"))?;
     let now = s.clock.now();
     let event = Event {
         id: new_id("evt"),
@@ -181,13 +272,28 @@ async fn test(State(s): State<Arc<AppState>>, caller: Caller, Path((account, id)
     let lease_until = crate::worker::lease_end(now, s.lease);
     let outcome = s
         .store
-        .ingest(vec![NewEvent { event: event.clone(), envelope: envelope.clone(), idempotency_key: None, target: Target::Only { webhook: hook.id.clone(), node: s.node.clone(), lease_until } }])
+        .ingest(vec![NewEvent {
+            event: event.clone(),
+            envelope: envelope.clone(),
+            idempotency_key: None,
+            target: Target::Only {
+                webhook: hook.id.clone(),
+                node: s.node.clone(),
+                lease_until,
+            },
+        }])
         .await?;
     let delivery_id = match outcome.into_iter().next() {
-        Some(IngestOutcome::Stored { deliveries, .. }) if deliveries.len() == 1 => deliveries[0].clone(),
+        Some(IngestOutcome::Stored { deliveries, .. }) if deliveries.len() == 1 => {
+            deliveries[0].clone()
+        }
         Some(IngestOutcome::NoWebhook) => return Err(ApiError::NotFound("webhook")),
         Some(IngestOutcome::NoAccount) => return Err(ApiError::NotFound("account")),
-        other => return Err(ApiError::Internal(format!("unexpected test ingest outcome: {other:?}"))),
+        other => {
+            return Err(ApiError::Internal(format!(
+                "unexpected test ingest outcome: {other:?}"
+            )));
+        }
     };
     let claimed = ClaimedDelivery {
         id: delivery_id.clone(),
@@ -200,7 +306,14 @@ async fn test(State(s): State<Arc<AppState>>, caller: Caller, Path((account, id)
     };
     let out = s.sender.attempt(&claimed).await;
     let status = super::deliveries::next_status_name(&out.next);
-    s.store.record(vec![DeliveryUpdate { delivery_id: delivery_id.clone(), attempt: Some(out.attempt.clone()), next: out.next, now: s.clock.now() }]).await?;
+    s.store
+        .record(vec![DeliveryUpdate {
+            delivery_id: delivery_id.clone(),
+            attempt: Some(out.attempt.clone()),
+            next: out.next,
+            now: s.clock.now(),
+        }])
+        .await?;
     Ok(Json(json!({
         "delivery_id": delivery_id,
         "status": status,

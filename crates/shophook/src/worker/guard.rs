@@ -31,7 +31,8 @@ impl Resolve for GuardedResolver {
         let policy = self.policy.clone();
         Box::pin(async move {
             let host = name.as_str().to_string();
-            let found: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let found: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
             let mut allowed = Vec::with_capacity(found.len());
             let mut refused: Option<Refused> = None;
             for addr in found {
@@ -68,7 +69,16 @@ mod tests {
     #[test]
     fn literal_spellings_are_normalised_before_the_check() {
         let p = TargetPolicy::default();
-        for u in ["http://127.0.0.1/", "http://2130706433/", "http://0x7f.0.0.1/", "http://0177.0.0.1/", "http://[::1]/", "http://[::ffff:127.0.0.1]/", "http://0.0.0.0/", "http://127.1/"] {
+        for u in [
+            "http://127.0.0.1/",
+            "http://2130706433/",
+            "http://0x7f.0.0.1/",
+            "http://0177.0.0.1/",
+            "http://[::1]/",
+            "http://[::ffff:127.0.0.1]/",
+            "http://0.0.0.0/",
+            "http://127.1/",
+        ] {
             let url = url::Url::parse(u).unwrap();
             assert!(check_literal(&url, &p).is_err(), "{u} must be refused");
         }

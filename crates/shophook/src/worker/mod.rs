@@ -82,26 +82,52 @@ impl Drop for WebhookSlot {
 
 impl Worker {
     /// A worker for `node`.
-    pub fn new(store: Arc<dyn Store>, sender: Arc<Sender>, clock: Arc<dyn Clock>, node: String, cfg: WorkerConfig) -> Worker {
+    pub fn new(
+        store: Arc<dyn Store>,
+        sender: Arc<Sender>,
+        clock: Arc<dyn Clock>,
+        node: String,
+        cfg: WorkerConfig,
+    ) -> Worker {
         let slots = Arc::new(Semaphore::new(cfg.concurrency));
-        Worker { store, sender, clock, node, cfg, slots, per_webhook: Arc::new(Mutex::new(HashMap::new())) }
+        Worker {
+            store,
+            sender,
+            clock,
+            node,
+            cfg,
+            slots,
+            per_webhook: Arc::new(Mutex::new(HashMap::new())),
+        }
     }
 
     fn saturated(&self) -> Vec<String> {
         self.per_webhook
             .lock()
-            .map(|m| m.iter().filter(|(_, n)| **n >= self.cfg.webhook_concurrency).map(|(k, _)| k.clone()).collect())
+            .map(|m| {
+                m.iter()
+                    .filter(|(_, n)| **n >= self.cfg.webhook_concurrency)
+                    .map(|(k, _)| k.clone())
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
     /// A slot of the delivery's webhook, or `None` if the webhook is at its limit.
-    fn take_webhook_slot(&self, map: &mut HashMap<String, usize>, webhook: &str) -> Option<WebhookSlot> {
+    fn take_webhook_slot(
+        &self,
+        map: &mut HashMap<String, usize>,
+        webhook: &str,
+    ) -> Option<WebhookSlot> {
         let n = map.entry(webhook.to_string()).or_insert(0);
         if *n >= self.cfg.webhook_concurrency {
             return None;
         }
         *n += 1;
-        Some(WebhookSlot { map: self.per_webhook.clone(), webhook: webhook.to_string() })
+        Some(WebhookSlot {
+            map: self.per_webhook.clone(),
+            webhook: webhook.to_string(),
+        })
     }
 
     /// Claims what is due now, as many as free slots allow; returns the claimed
@@ -114,21 +140,39 @@ impl Worker {
             return Ok((Vec::new(), false));
         }
         let now = self.clock.now();
-        let lease_until = now.checked_add(SignedDuration::try_from(self.cfg.lease).unwrap_or(SignedDuration::from_secs(60))).unwrap_or(now);
+        let lease_until = now
+            .checked_add(
+                SignedDuration::try_from(self.cfg.lease).unwrap_or(SignedDuration::from_secs(60)),
+            )
+            .unwrap_or(now);
         let claimed = self
             .store
-            .claim_due(Claim { node: self.node.clone(), now, lease_until, limit: free as u32, skip_webhooks: self.saturated() })
+            .claim_due(Claim {
+                node: self.node.clone(),
+                now,
+                lease_until,
+                limit: free as u32,
+                skip_webhooks: self.saturated(),
+            })
             .await?;
         let full = claimed.len() == free;
         let mut out = Vec::with_capacity(claimed.len());
         let mut give_back = Vec::new();
         {
-            let mut map = self.per_webhook.lock().map_err(|_| shophook_store::StoreError::Unavailable("worker state poisoned".into()))?;
+            let mut map = self.per_webhook.lock().map_err(|_| {
+                shophook_store::StoreError::Unavailable("worker state poisoned".into())
+            })?;
             for d in claimed {
                 match self.take_webhook_slot(&mut map, &d.webhook.id) {
                     Some(slot) => {
-                        let permit = self.slots.clone().try_acquire_owned().expect("claimed no more than the free slots, and only this loop takes slots");
-                        out.push(Claimed { delivery: d, permit, slot });
+                        let permit = self.slots.clone().try_acquire_owned().expect(
+                            "claimed no more than the free slots, and only this loop takes slots",
+                        );
+                        out.push(Claimed {
+                            delivery: d,
+                            permit,
+                            slot,
+                        });
                     }
                     None => give_back.push(d.id),
                 }
@@ -221,24 +265,44 @@ impl Worker {
     async fn drain(&self, mut tasks: JoinSet<()>) {
         let in_flight = tasks.len();
         if in_flight > 0 {
-            tracing::info!(in_flight, grace_s = self.cfg.grace.as_secs(), "shutting down: letting in-flight deliveries finish");
+            tracing::info!(
+                in_flight,
+                grace_s = self.cfg.grace.as_secs(),
+                "shutting down: letting in-flight deliveries finish"
+            );
         }
-        let finished = tokio::time::timeout(self.cfg.grace, async { while tasks.join_next().await.is_some() {} }).await;
+        let finished = tokio::time::timeout(self.cfg.grace, async {
+            while tasks.join_next().await.is_some() {}
+        })
+        .await;
         if finished.is_err() {
-            tracing::warn!(left = tasks.len(), "grace period over; releasing unfinished deliveries for a later attempt");
+            tracing::warn!(
+                left = tasks.len(),
+                "grace period over; releasing unfinished deliveries for a later attempt"
+            );
             tasks.abort_all();
             while tasks.join_next().await.is_some() {}
         }
-        match self.store.release_claims(Some(&self.node), self.clock.now()).await {
+        match self
+            .store
+            .release_claims(Some(&self.node), self.clock.now())
+            .await
+        {
             Ok(0) => {}
             Ok(n) => tracing::info!(released = n, "released claimed deliveries"),
-            Err(e) => tracing::warn!(error = %e, "could not release claims; they become due when their lease ends"),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not release claims; they become due when their lease ends")
+            }
         }
         tracing::info!("delivery worker stopped");
     }
 
     async fn handle(&self, claimed: Claimed) {
-        let Claimed { delivery: d, permit, slot } = claimed;
+        let Claimed {
+            delivery: d,
+            permit,
+            slot,
+        } = claimed;
         let span = tracing::info_span!("delivery", account = %d.webhook.account_id, webhook = %d.webhook.id, delivery = %d.id, event = %d.event.event.id, attempt = d.attempts + 1);
         async {
             let update = self.process(&d).await;
@@ -267,7 +331,12 @@ impl Worker {
     /// Decides and, if it is time, sends one claimed delivery.
     async fn process(&self, d: &ClaimedDelivery) -> DeliveryUpdate {
         let now = self.clock.now();
-        let update = |next| DeliveryUpdate { delivery_id: d.id.clone(), attempt: None, next, now };
+        let update = |next| DeliveryUpdate {
+            delivery_id: d.id.clone(),
+            attempt: None,
+            next,
+            now,
+        };
         let hook = &d.webhook;
         if hook.status != WebhookStatus::Active {
             return update(NextState::Defer(now));
@@ -278,13 +347,22 @@ impl Worker {
                 return update(NextState::Defer(open));
             }
         }
-        if d.status == DeliveryStatus::Scheduled && d.attempts == 0 && hook.config.delay_minutes > 0 && !hook.config.conditions.is_empty() {
+        if d.status == DeliveryStatus::Scheduled
+            && d.attempts == 0
+            && hook.config.delay_minutes > 0
+            && !hook.config.conditions.is_empty()
+        {
             if let Some(reason) = conditions_no_longer_hold(d) {
                 return update(NextState::Skipped(reason));
             }
         }
         let outcome = self.sender.attempt(d).await;
-        DeliveryUpdate { delivery_id: d.id.clone(), attempt: Some(outcome.attempt), next: outcome.next, now: self.clock.now() }
+        DeliveryUpdate {
+            delivery_id: d.id.clone(),
+            attempt: Some(outcome.attempt),
+            next: outcome.next,
+            now: self.clock.now(),
+        }
     }
 }
 
@@ -298,9 +376,14 @@ fn conditions_no_longer_hold(d: &ClaimedDelivery) -> Option<String> {
             map.insert(kind.to_string(), latest.clone());
         }
     }
-    let ctx = shophook_core::context::EventContext::new(&event, &d.account_name).with_webhook(&d.webhook.id, &d.webhook.config.name).with_delivery(&d.id);
+    let ctx = shophook_core::context::EventContext::new(&event, &d.account_name)
+        .with_webhook(&d.webhook.id, &d.webhook.config.name)
+        .with_delivery(&d.id);
     let compiled = d.webhook.config.compiled_conditions().ok()?;
-    let failed = compiled.iter().zip(&d.webhook.config.conditions).find(|(c, _)| !c.holds(&ctx))?;
+    let failed = compiled
+        .iter()
+        .zip(&d.webhook.config.conditions)
+        .find(|(c, _)| !c.holds(&ctx))?;
     let path = shophook_core::context::FieldPath::parse(&failed.1.field).ok()?;
     let now = shophook_core::derive::describe_now(&failed.1.field, &ctx.resolve(&path));
     Some(format!("{now} (condition: {})", failed.0.describe()))
@@ -308,5 +391,6 @@ fn conditions_no_longer_hold(d: &ClaimedDelivery) -> Option<String> {
 
 /// When a lease ends: the timestamp `lease` after `now`.
 pub fn lease_end(now: Timestamp, lease: Duration) -> Timestamp {
-    now.checked_add(SignedDuration::try_from(lease).unwrap_or(SignedDuration::from_secs(60))).unwrap_or(now)
+    now.checked_add(SignedDuration::try_from(lease).unwrap_or(SignedDuration::from_secs(60)))
+        .unwrap_or(now)
 }

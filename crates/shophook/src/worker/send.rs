@@ -79,11 +79,21 @@ impl Sender {
             Some(seed) => StdRng::seed_from_u64(seed),
             None => StdRng::from_entropy(),
         };
-        Ok(Sender { client, policy, retry: cfg.retry, clock, jitter: Mutex::new(rng), request_timeout: cfg.request_timeout })
+        Ok(Sender {
+            client,
+            policy,
+            retry: cfg.retry,
+            clock,
+            jitter: Mutex::new(rng),
+            request_timeout: cfg.request_timeout,
+        })
     }
 
     fn jitter(&self) -> f64 {
-        self.jitter.lock().map(|mut r| r.gen_range(-1.0..=1.0)).unwrap_or(0.0)
+        self.jitter
+            .lock()
+            .map(|mut r| r.gen_range(-1.0..=1.0))
+            .unwrap_or(0.0)
     }
 
     /// Makes one attempt of `d` and decides what happens next.
@@ -94,7 +104,14 @@ impl Sender {
         let mut secrets = Vec::with_capacity(2);
         match Secret::parse(&hook.secret) {
             Ok(s) => secrets.push(s),
-            Err(e) => return self.failed_before_send(d, number, format!("the webhook's secret is unusable: {e}"), true),
+            Err(e) => {
+                return self.failed_before_send(
+                    d,
+                    number,
+                    format!("the webhook's secret is unusable: {e}"),
+                    true,
+                );
+            }
         }
         if let (Some(prev), Some(until)) = (&hook.previous_secret, hook.previous_secret_until) {
             if until > now {
@@ -125,7 +142,11 @@ impl Sender {
         let request = RequestRecord {
             method: req.method.as_str().to_string(),
             url: req.url.clone(),
-            headers: req.headers.iter().map(|(k, v)| (k.clone(), mask(k, v))).collect(),
+            headers: req
+                .headers
+                .iter()
+                .map(|(k, v)| (k.clone(), mask(k, v)))
+                .collect(),
             body: (!Arc::ptr_eq(&req.body, &d.event.envelope)).then(|| req.body.to_string()),
         };
         let (response, error) = match result {
@@ -135,7 +156,8 @@ impl Sender {
                 } else {
                     hook.config.expect_status.contains(&resp.status)
                 };
-                let error = (!ok).then(|| unexpected_status(resp.status, &hook.config.expect_status));
+                let error =
+                    (!ok).then(|| unexpected_status(resp.status, &hook.config.expect_status));
                 (Some(resp), error)
             }
             Err(SendError::Refused(r)) => (None, Some(format!("refused: {r}"))),
@@ -143,7 +165,9 @@ impl Sender {
         };
         let next = match (&response, &error) {
             (_, None) => NextState::Succeeded,
-            (Some(r), Some(_)) if r.status == 410 => NextState::Dead("the receiver answered 410 Gone".into()),
+            (Some(r), Some(_)) if r.status == 410 => {
+                NextState::Dead("the receiver answered 410 Gone".into())
+            }
             _ => self.retry_or_dead(number, now),
         };
         let attempt = Attempt {
@@ -165,16 +189,31 @@ impl Sender {
         }
     }
 
-    fn failed_before_send(&self, d: &ClaimedDelivery, number: u32, error: String, fatal: bool) -> Outcome {
+    fn failed_before_send(
+        &self,
+        d: &ClaimedDelivery,
+        number: u32,
+        error: String,
+        fatal: bool,
+    ) -> Outcome {
         let now = self.clock.now();
-        let next = if fatal { NextState::Dead(error.clone()) } else { self.retry_or_dead(number, now) };
+        let next = if fatal {
+            NextState::Dead(error.clone())
+        } else {
+            self.retry_or_dead(number, now)
+        };
         Outcome {
             attempt: Attempt {
                 id: crate::ids::new_id("att"),
                 number,
                 started_at: now,
                 duration_ms: 0,
-                request: RequestRecord { method: d.webhook.config.method.as_str().into(), url: d.webhook.config.url.clone(), headers: vec![], body: None },
+                request: RequestRecord {
+                    method: d.webhook.config.method.as_str().into(),
+                    url: d.webhook.config.url.clone(),
+                    headers: vec![],
+                    body: None,
+                },
                 response: None,
                 error: Some(error),
             },
@@ -183,9 +222,15 @@ impl Sender {
     }
 
     async fn send(&self, req: &OutgoingRequest) -> Result<ResponseRecord, SendError> {
-        let url = url::Url::parse(&req.url).map_err(|e| SendError::Other(format!("the URL `{}` is invalid after filling placeholders: {e}", req.url)))?;
+        let url = url::Url::parse(&req.url).map_err(|e| {
+            SendError::Other(format!(
+                "the URL `{}` is invalid after filling placeholders: {e}",
+                req.url
+            ))
+        })?;
         check_literal(&url, &self.policy).map_err(SendError::Refused)?;
-        let method = reqwest::Method::from_bytes(req.method.as_str().as_bytes()).map_err(|e| SendError::Other(e.to_string()))?;
+        let method = reqwest::Method::from_bytes(req.method.as_str().as_bytes())
+            .map_err(|e| SendError::Other(e.to_string()))?;
         let mut builder = self.client.request(method, url);
         for (k, v) in &req.headers {
             builder = builder.header(k, v);
@@ -199,18 +244,28 @@ impl Sender {
             .headers()
             .iter()
             .take(100)
-            .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
             .collect();
         let mut body = Vec::new();
         while body.len() < MAX_RESPONSE_BODY {
             match resp.chunk().await {
-                Ok(Some(chunk)) => body.extend_from_slice(&chunk[..chunk.len().min(MAX_RESPONSE_BODY - body.len())]),
+                Ok(Some(chunk)) => body
+                    .extend_from_slice(&chunk[..chunk.len().min(MAX_RESPONSE_BODY - body.len())]),
                 Ok(None) => break,
                 // The status is what counts; a body cut short by a timeout or a reset is kept as far as it came.
                 Err(_) => break,
             }
         }
-        Ok(ResponseRecord { status, headers, body: String::from_utf8_lossy(&body).into_owned() })
+        Ok(ResponseRecord {
+            status,
+            headers,
+            body: String::from_utf8_lossy(&body).into_owned(),
+        })
     }
 
     fn classify(&self, e: reqwest::Error) -> SendError {
@@ -222,7 +277,10 @@ impl Sender {
             source = s.source();
         }
         if e.is_timeout() {
-            return SendError::Other(format!("timed out (connect limit or the {} s request limit)", self.request_timeout.as_secs()));
+            return SendError::Other(format!(
+                "timed out (connect limit or the {} s request limit)",
+                self.request_timeout.as_secs()
+            ));
         }
         let mut msg = e.to_string();
         let mut source = std::error::Error::source(&e);
@@ -254,14 +312,26 @@ fn unexpected_status(status: u16, expected: &[u16]) -> String {
         format!("the receiver answered {status}; any 2xx counts as success")
     } else {
         let list: Vec<String> = expected.iter().map(u16::to_string).collect();
-        format!("the receiver answered {status}; expected one of {}", list.join(", "))
+        format!(
+            "the receiver answered {status}; expected one of {}",
+            list.join(", ")
+        )
     }
 }
 
 /// Header values that carry credentials are not kept in history.
 pub fn mask(name: &str, value: &str) -> String {
     let n = name.to_ascii_lowercase();
-    let secretish = ["authorization", "cookie", "api-key", "apikey", "token", "secret", "password", "signature-key"];
+    let secretish = [
+        "authorization",
+        "cookie",
+        "api-key",
+        "apikey",
+        "token",
+        "secret",
+        "password",
+        "signature-key",
+    ];
     if n != "webhook-signature" && secretish.iter().any(|s| n.contains(s)) {
         let keep: String = value.chars().take(4).collect();
         format!("{keep}… (masked)")
@@ -284,7 +354,13 @@ mod tests {
 
     #[test]
     fn status_messages() {
-        assert_eq!(unexpected_status(500, &[]), "the receiver answered 500; any 2xx counts as success");
-        assert_eq!(unexpected_status(200, &[201, 202]), "the receiver answered 200; expected one of 201, 202");
+        assert_eq!(
+            unexpected_status(500, &[]),
+            "the receiver answered 500; any 2xx counts as success"
+        );
+        assert_eq!(
+            unexpected_status(200, &[201, 202]),
+            "the receiver answered 200; expected one of 201, 202"
+        );
     }
 }

@@ -5,12 +5,12 @@ mod support;
 
 mod accounts;
 mod bad_input;
+mod commerce;
 mod delivery;
 mod events;
+mod fairness;
 mod history;
 mod isolation;
 mod restart;
 mod ssrf;
 mod webhooks;
-mod fairness;
-mod commerce;

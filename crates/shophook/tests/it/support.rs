@@ -39,7 +39,12 @@ pub struct TestApp {
 impl TestApp {
     /// A server allowing loopback targets, with a fast retry schedule.
     pub async fn spawn() -> TestApp {
-        Self::spawn_with(&["--allow-private-targets", "--retry-schedule", "50ms,50ms,50ms"]).await
+        Self::spawn_with(&[
+            "--allow-private-targets",
+            "--retry-schedule",
+            "50ms,50ms,50ms",
+        ])
+        .await
     }
 
     /// A server with extra `serve` flags.
@@ -55,20 +60,47 @@ impl TestApp {
 
     /// A server whose clock moves only with [`TestApp::advance`].
     pub async fn spawn_at(dir: Arc<tempfile::TempDir>, clock: Arc<ManualClock>) -> TestApp {
-        Self::spawn_full(dir, &["--allow-private-targets", "--retry-schedule", "1m"], Some(clock)).await
+        Self::spawn_full(
+            dir,
+            &["--allow-private-targets", "--retry-schedule", "1m"],
+            Some(clock),
+        )
+        .await
     }
 
     /// Moves the manual clock and wakes the worker to look at the new time.
     pub fn advance(&self, clock: &ManualClock, by: jiff::SignedDuration) {
         clock.advance(by);
-        self.state.as_ref().expect("state").store.work_signal().notify_one();
+        self.state
+            .as_ref()
+            .expect("state")
+            .store
+            .work_signal()
+            .notify_one();
     }
 
-    async fn spawn_full(dir: Arc<tempfile::TempDir>, extra: &[&str], clock: Option<Arc<ManualClock>>) -> TestApp {
+    async fn spawn_full(
+        dir: Arc<tempfile::TempDir>,
+        extra: &[&str],
+        clock: Option<Arc<ManualClock>>,
+    ) -> TestApp {
         let db = format!("sqlite://{}", dir.path().join("shophook.db").display());
-        let mut args = vec!["shophook", "serve", "--listen", "127.0.0.1:0", "--database", &db, "--admin-key", ADMIN_KEY, "--shutdown-grace", "2s"];
+        let mut args = vec![
+            "shophook",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--database",
+            &db,
+            "--admin-key",
+            ADMIN_KEY,
+            "--shutdown-grace",
+            "2s",
+        ];
         args.extend_from_slice(extra);
-        let Sub::Serve(serve) = Cli::parse_from(args).command else { unreachable!("serve") };
+        let Sub::Serve(serve) = Cli::parse_from(args).command else {
+            unreachable!("serve")
+        };
         let app = match clock {
             Some(c) => App::build_with_clock(serve, c).await,
             None => App::build(serve).await,
@@ -78,7 +110,14 @@ impl TestApp {
         let state = Some(app.state());
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(app.run(shutdown.clone()));
-        TestApp { addr, client: reqwest::Client::new(), dir, shutdown, task: Some(task), state }
+        TestApp {
+            addr,
+            client: reqwest::Client::new(),
+            dir,
+            shutdown,
+            task: Some(task),
+            state,
+        }
     }
 
     /// Graceful stop; returns when the server has finished.
@@ -94,7 +133,13 @@ impl TestApp {
     }
 
     /// A request with a bearer key.
-    pub async fn call(&self, method: Method, path: &str, key: &str, body: Option<Value>) -> (StatusCode, Value) {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        key: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         let mut req = self.client.request(method, self.url(path)).bearer_auth(key);
         if let Some(b) = body {
             req = req.json(&b);
@@ -105,41 +150,78 @@ impl TestApp {
         (status, serde_json::from_str(&text).unwrap_or(Value::Null))
     }
 
-    pub async fn admin(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+    pub async fn admin(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         self.call(method, path, ADMIN_KEY, body).await
     }
 
     /// Creates an account and returns an account key for it.
     pub async fn account(&self, id: &str) -> String {
-        let (s, _) = self.admin(Method::POST, "/v1/accounts", Some(json!({"id": id, "name": id.to_uppercase()}))).await;
+        let (s, _) = self
+            .admin(
+                Method::POST,
+                "/v1/accounts",
+                Some(json!({"id": id, "name": id.to_uppercase()})),
+            )
+            .await;
         assert_eq!(s, StatusCode::CREATED);
-        let (s, key) = self.admin(Method::POST, &format!("/v1/accounts/{id}/keys"), None).await;
+        let (s, key) = self
+            .admin(Method::POST, &format!("/v1/accounts/{id}/keys"), None)
+            .await;
         assert_eq!(s, StatusCode::CREATED);
         key["key"].as_str().expect("key").to_string()
     }
 
     /// Creates a webhook; returns its JSON.
     pub async fn webhook(&self, account: &str, body: Value) -> Value {
-        let (s, v) = self.admin(Method::POST, &format!("/v1/accounts/{account}/webhooks"), Some(body)).await;
+        let (s, v) = self
+            .admin(
+                Method::POST,
+                &format!("/v1/accounts/{account}/webhooks"),
+                Some(body),
+            )
+            .await;
         assert_eq!(s, StatusCode::CREATED, "{v}");
         v
     }
 
     /// Posts an event; returns its id.
     pub async fn event(&self, account: &str, body: Value) -> String {
-        let (s, v) = self.admin(Method::POST, &format!("/v1/accounts/{account}/events"), Some(body)).await;
+        let (s, v) = self
+            .admin(
+                Method::POST,
+                &format!("/v1/accounts/{account}/events"),
+                Some(body),
+            )
+            .await;
         assert_eq!(s, StatusCode::ACCEPTED, "{v}");
         v["id"].as_str().expect("event id").to_string()
     }
 
     pub async fn deliveries(&self, account: &str, query: &str) -> Vec<Value> {
-        let (s, v) = self.admin(Method::GET, &format!("/v1/accounts/{account}/deliveries?{query}"), None).await;
+        let (s, v) = self
+            .admin(
+                Method::GET,
+                &format!("/v1/accounts/{account}/deliveries?{query}"),
+                None,
+            )
+            .await;
         assert_eq!(s, StatusCode::OK, "{v}");
         v["data"].as_array().cloned().unwrap_or_default()
     }
 
     pub async fn delivery(&self, account: &str, id: &str) -> Value {
-        let (s, v) = self.admin(Method::GET, &format!("/v1/accounts/{account}/deliveries/{id}"), None).await;
+        let (s, v) = self
+            .admin(
+                Method::GET,
+                &format!("/v1/accounts/{account}/deliveries/{id}"),
+                None,
+            )
+            .await;
         assert_eq!(s, StatusCode::OK, "{v}");
         v
     }
@@ -153,7 +235,10 @@ impl TestApp {
             if d["status"] == status {
                 return d;
             }
-            assert!(tokio::time::Instant::now() < deadline, "delivery {id} never became {status}: {d}");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "delivery {id} never became {status}: {d}"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
@@ -171,7 +256,10 @@ pub struct Received {
 
 impl Received {
     pub fn header(&self, name: &str) -> &str {
-        self.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
     }
     pub fn json(&self) -> Value {
         serde_json::from_slice(&self.body).expect("JSON body")
@@ -197,13 +285,25 @@ pub struct TestReceiver {
     shutdown: CancellationToken,
 }
 
-async fn receive(State(s): State<Arc<ReceiverState>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> StatusCode {
+async fn receive(
+    State(s): State<Arc<ReceiverState>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
     let answered = {
         let mut script = s.script.lock().unwrap();
         let d = script.default;
         script.statuses.pop_front().unwrap_or(d)
     };
-    s.got.lock().unwrap().push(Received { method: method.to_string(), uri: uri.to_string(), headers, body, answered });
+    s.got.lock().unwrap().push(Received {
+        method: method.to_string(),
+        uri: uri.to_string(),
+        headers,
+        body,
+        answered,
+    });
     s.count.send_modify(|n| *n += 1);
     StatusCode::from_u16(answered).unwrap()
 }
@@ -220,14 +320,27 @@ impl TestReceiver {
         let addr = listener.local_addr().unwrap();
         let state = Arc::new(ReceiverState {
             got: Mutex::new(Vec::new()),
-            script: Mutex::new(Script { statuses: statuses.iter().copied().collect(), default: 200 }),
+            script: Mutex::new(Script {
+                statuses: statuses.iter().copied().collect(),
+                default: 200,
+            }),
             count: watch::channel(0).0,
         });
-        let router = axum::Router::new().fallback(receive).with_state(state.clone());
+        let router = axum::Router::new()
+            .fallback(receive)
+            .with_state(state.clone());
         let shutdown = CancellationToken::new();
         let token = shutdown.clone();
-        tokio::spawn(async move { axum::serve(listener, router).with_graceful_shutdown(token.cancelled_owned()).await });
-        TestReceiver { addr, state, shutdown }
+        tokio::spawn(async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(token.cancelled_owned())
+                .await
+        });
+        TestReceiver {
+            addr,
+            state,
+            shutdown,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -248,13 +361,22 @@ impl TestReceiver {
         let mut rx = self.state.count.subscribe();
         tokio::time::timeout(WAIT, rx.wait_for(|c| *c >= n))
             .await
-            .unwrap_or_else(|_| panic!("receiver got {} of {n} requests in {WAIT:?}", self.received().len()))
+            .unwrap_or_else(|_| {
+                panic!(
+                    "receiver got {} of {n} requests in {WAIT:?}",
+                    self.received().len()
+                )
+            })
             .expect("receiver alive");
         self.received()
     }
 
     /// Waits until `pred` holds for what was received.
-    pub async fn wait_until(&self, what: &str, pred: impl Fn(&[Received]) -> bool) -> Vec<Received> {
+    pub async fn wait_until(
+        &self,
+        what: &str,
+        pred: impl Fn(&[Received]) -> bool,
+    ) -> Vec<Received> {
         let mut rx = self.state.count.subscribe();
         let done = tokio::time::timeout(WAIT, async {
             loop {
@@ -287,7 +409,14 @@ pub struct ServerProcess {
 impl ServerProcess {
     pub fn start(db: &std::path::Path, extra: &[&str]) -> ServerProcess {
         let mut child = Command::new(env!("CARGO_BIN_EXE_shophook"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json", "--database"])
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--log-format",
+                "json",
+                "--database",
+            ])
             .arg(format!("sqlite://{}", db.display()))
             .args(extra)
             .env("SHOPHOOK_ADMIN_KEY", ADMIN_KEY)
@@ -310,12 +439,19 @@ impl ServerProcess {
                 }
             }
         });
-        let addr = rx.recv_timeout(WAIT).expect("server printed its address").parse().expect("address");
+        let addr = rx
+            .recv_timeout(WAIT)
+            .expect("server printed its address")
+            .parse()
+            .expect("address");
         ServerProcess { child, addr }
     }
 
     pub fn signal(&self, sig: &str) {
-        let status = Command::new("kill").args([&format!("-{sig}"), &self.child.id().to_string()]).status().expect("kill");
+        let status = Command::new("kill")
+            .args([&format!("-{sig}"), &self.child.id().to_string()])
+            .status()
+            .expect("kill");
         assert!(status.success());
     }
 
@@ -333,7 +469,10 @@ impl ServerProcess {
 
     /// A TestApp-like client to this process.
     pub fn client(&self) -> Remote {
-        Remote { addr: self.addr, client: reqwest::Client::new() }
+        Remote {
+            addr: self.addr,
+            client: reqwest::Client::new(),
+        }
     }
 }
 
@@ -351,8 +490,16 @@ pub struct Remote {
 }
 
 impl Remote {
-    pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-        let mut req = self.client.request(method, format!("http://{}{}", self.addr, path)).bearer_auth(ADMIN_KEY);
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = self
+            .client
+            .request(method, format!("http://{}{}", self.addr, path))
+            .bearer_auth(ADMIN_KEY);
         if let Some(b) = body {
             req = req.json(&b);
         }
@@ -364,17 +511,42 @@ impl Remote {
 
 /// Checks an error answer: its status, and the spec's body shape
 /// `{"error": {"code", "message", "field"?}}` with `code`; returns the inner object.
-pub fn assert_error<'a>(got: &'a (StatusCode, Value), status: StatusCode, code: &str) -> &'a serde_json::Map<String, Value> {
+pub fn assert_error<'a>(
+    got: &'a (StatusCode, Value),
+    status: StatusCode,
+    code: &str,
+) -> &'a serde_json::Map<String, Value> {
     let (s, body) = got;
     assert_eq!(*s, status, "expected {status} `{code}`, got {s}: {body}");
-    let top = body.as_object().unwrap_or_else(|| panic!("error body is not an object: {body}"));
+    let top = body
+        .as_object()
+        .unwrap_or_else(|| panic!("error body is not an object: {body}"));
     assert_eq!(top.len(), 1, "error body has more than `error`: {body}");
-    let err = top.get("error").and_then(Value::as_object).unwrap_or_else(|| panic!("no `error` object: {body}"));
-    assert_eq!(err.get("code").and_then(Value::as_str), Some(code), "{body}");
-    assert!(err.get("message").and_then(Value::as_str).is_some_and(|m| !m.is_empty()), "no message: {body}");
-    assert!(err.keys().all(|k| ["code", "message", "field"].contains(&k.as_str())), "unexpected keys: {body}");
+    let err = top
+        .get("error")
+        .and_then(Value::as_object)
+        .unwrap_or_else(|| panic!("no `error` object: {body}"));
+    assert_eq!(
+        err.get("code").and_then(Value::as_str),
+        Some(code),
+        "{body}"
+    );
+    assert!(
+        err.get("message")
+            .and_then(Value::as_str)
+            .is_some_and(|m| !m.is_empty()),
+        "no message: {body}"
+    );
+    assert!(
+        err.keys()
+            .all(|k| ["code", "message", "field"].contains(&k.as_str())),
+        "unexpected keys: {body}"
+    );
     if let Some(f) = err.get("field") {
-        assert!(f.as_str().is_some_and(|f| !f.is_empty()), "`field` must be a non-empty string: {body}");
+        assert!(
+            f.as_str().is_some_and(|f| !f.is_empty()),
+            "`field` must be a non-empty string: {body}"
+        );
     }
     err
 }
