@@ -117,10 +117,10 @@ impl Caller {
     /// The account `id`, if this caller may reach it. Another account's id answers
     /// 404 exactly like a missing one, so keys cannot probe for accounts.
     pub async fn account(&self, state: &AppState, id: &str) -> ApiResult<Account> {
-        if let Caller::Account(own) = self {
-            if own != id {
-                return Err(ApiError::NotFound("account"));
-            }
+        if let Caller::Account(own) = self
+            && own != id
+        {
+            return Err(ApiError::NotFound("account"));
         }
         state
             .store

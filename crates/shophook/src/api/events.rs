@@ -84,14 +84,14 @@ fn validate(input: EventInput, account: &str, now: jiff::Timestamp) -> ApiResult
             format!("`{event_type}` is sent by shophook itself and cannot be posted"),
         ));
     }
-    if let Some(subject) = &input.subject {
-        if subject.is_empty() || subject.len() > 256 {
-            return Err(ApiError::field(
-                "subject",
-                "invalid_subject",
-                "1–256 characters, e.g. order:1001",
-            ));
-        }
+    if let Some(subject) = &input.subject
+        && (subject.is_empty() || subject.len() > 256)
+    {
+        return Err(ApiError::field(
+            "subject",
+            "invalid_subject",
+            "1–256 characters, e.g. order:1001",
+        ));
     }
     let data = input.data.unwrap_or_else(|| json!({}));
     if !data.is_object() {

@@ -69,12 +69,12 @@ struct WebhookSlot {
 
 impl Drop for WebhookSlot {
     fn drop(&mut self) {
-        if let Ok(mut m) = self.map.lock() {
-            if let Some(n) = m.get_mut(&self.webhook) {
-                *n -= 1;
-                if *n == 0 {
-                    m.remove(&self.webhook);
-                }
+        if let Ok(mut m) = self.map.lock()
+            && let Some(n) = m.get_mut(&self.webhook)
+        {
+            *n -= 1;
+            if *n == 0 {
+                m.remove(&self.webhook);
             }
         }
     }
@@ -351,10 +351,9 @@ impl Worker {
             && d.attempts == 0
             && hook.config.delay_minutes > 0
             && !hook.config.conditions.is_empty()
+            && let Some(reason) = conditions_no_longer_hold(d)
         {
-            if let Some(reason) = conditions_no_longer_hold(d) {
-                return update(NextState::Skipped(reason));
-            }
+            return update(NextState::Skipped(reason));
         }
         let outcome = self.sender.attempt(d).await;
         DeliveryUpdate {
@@ -371,10 +370,10 @@ impl Worker {
 /// reason the delivery is skipped: "order.paid is now true (condition: order.paid eq false)".
 fn conditions_no_longer_hold(d: &ClaimedDelivery) -> Option<String> {
     let mut event = d.event.event.clone();
-    if let (Some(latest), Some(kind)) = (&d.latest, event.event_type.subject_kind()) {
-        if let Some(map) = event.data.as_object_mut() {
-            map.insert(kind.to_string(), latest.clone());
-        }
+    if let (Some(latest), Some(kind)) = (&d.latest, event.event_type.subject_kind())
+        && let Some(map) = event.data.as_object_mut()
+    {
+        map.insert(kind.to_string(), latest.clone());
     }
     let ctx = shophook_core::context::EventContext::new(&event, &d.account_name)
         .with_webhook(&d.webhook.id, &d.webhook.config.name)

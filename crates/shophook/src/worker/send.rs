@@ -113,12 +113,11 @@ impl Sender {
                 );
             }
         }
-        if let (Some(prev), Some(until)) = (&hook.previous_secret, hook.previous_secret_until) {
-            if until > now {
-                if let Ok(s) = Secret::parse(prev) {
-                    secrets.push(s);
-                }
-            }
+        if let (Some(prev), Some(until)) = (&hook.previous_secret, hook.previous_secret_until)
+            && until > now
+            && let Ok(s) = Secret::parse(prev)
+        {
+            secrets.push(s);
         }
         let secret_refs: Vec<&Secret> = secrets.iter().collect();
         let rendered = render_request(&RenderInput {

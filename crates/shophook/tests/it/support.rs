@@ -430,12 +430,10 @@ impl ServerProcess {
         std::thread::spawn(move || {
             let mut sent = false;
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if !sent {
-                    if let Some(rest) = line.split("API at http://").nth(1) {
-                        let addr: String = rest.chars().take_while(|c| *c != '/').collect();
-                        let _ = tx.send(addr);
-                        sent = true;
-                    }
+                if !sent && let Some(rest) = line.split("API at http://").nth(1) {
+                    let addr: String = rest.chars().take_while(|c| *c != '/').collect();
+                    let _ = tx.send(addr);
+                    sent = true;
                 }
             }
         });
