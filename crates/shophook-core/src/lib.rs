@@ -14,6 +14,7 @@ pub mod derive;
 pub mod event;
 pub mod form;
 pub mod plan;
+pub mod profiles;
 pub mod render;
 pub mod retry;
 pub mod schedule;

@@ -64,6 +64,10 @@ pub struct RenderInput<'a> {
     pub envelope: &'a Arc<str>,
     /// The account's display name.
     pub account_name: &'a str,
+    /// The account's IANA time zone.
+    pub account_timezone: &'a str,
+    /// Which order item this delivery is about (per-item profiles).
+    pub part: Option<usize>,
     /// Webhook id.
     pub webhook_id: &'a str,
     /// Delivery id: `webhook-id` header and `{id_job}`.
@@ -128,6 +132,26 @@ fn render_body(
         return Ok((Arc::from(""), String::new()));
     }
     let content_type = config.content_type.clone();
+    if crate::profiles::PROFILES.contains(&config.format.as_str()) {
+        let url = url_template::fill(&config.url, ctx, input.event.subject.as_deref());
+        let context = ctx.to_value();
+        let profile_input = crate::profiles::ProfileInput {
+            event: input.event,
+            timezone: input.account_timezone,
+            secret: input.secrets.first().map(|s| s.as_str()).unwrap_or(""),
+            part: input.part,
+            template: config.template.as_deref(),
+            url: &url,
+            context: &context,
+        };
+        if let Some(rendered) = crate::profiles::render(&config.format, &profile_input) {
+            let p = rendered.map_err(RenderError::Template)?;
+            return Ok((
+                Arc::from(p.body),
+                content_type.unwrap_or_else(|| p.content_type.to_string()),
+            ));
+        }
+    }
     match config.format.as_str() {
         "form" => Ok((
             Arc::from(crate::form::encode_pairs(&form_pairs(input, ctx))),
@@ -244,6 +268,8 @@ mod tests {
             event: &ev,
             envelope: &envelope,
             account_name: "Acme",
+            account_timezone: "Europe/Warsaw",
+            part: None,
             webhook_id: "wh_1",
             delivery_id: "dlv_1",
             secrets: &[&secret],

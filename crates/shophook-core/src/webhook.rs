@@ -223,7 +223,12 @@ impl WebhookInput {
         };
         let status = self.status;
         let secret = self.secret.clone();
+        // Sellasist's "Call URL" is a GET unless the merchant picks another method.
+        let sellasist_get = self.method.is_none() && self.format.as_deref() == Some("sellasist");
         let mut config = self.apply_to(base)?;
+        if sellasist_get {
+            config.method = Method::Get;
+        }
         if config.name.is_empty() {
             config.name = url::Url::parse(&config.url.replace(['{', '}'], ""))
                 .ok()
@@ -350,7 +355,19 @@ impl WebhookConfig {
                 ),
             ));
         }
-        if self.format == "template" {
+        if matches!(self.format.as_str(), "telegram" | "slack") {
+            if let Some(t) = &self.template {
+                crate::template::check(t)
+                    .map_err(|e| FieldError::new("template", "invalid_template", e.message))?;
+            }
+            if self.format == "telegram" && !self.url.contains("chat_id=") {
+                return Err(FieldError::new(
+                    "url",
+                    "missing_chat_id",
+                    "the telegram preset reads the chat from the URL: https://api.telegram.org/bot<TOKEN>/sendMessage?chat_id=<CHAT>",
+                ));
+            }
+        } else if self.format == "template" {
             let Some(t) = &self.template else {
                 return Err(FieldError::new(
                     "template",

@@ -147,6 +147,10 @@ pub struct ClaimedDelivery {
     pub attempts: u32,
     /// The account's display name.
     pub account_name: String,
+    /// The account's IANA time zone.
+    pub account_timezone: String,
+    /// Which order item this delivery is about (per-item profiles such as ekademia).
+    pub part: Option<u32>,
     /// The webhook as it is now.
     pub webhook: Arc<StoredWebhook>,
     /// The event.

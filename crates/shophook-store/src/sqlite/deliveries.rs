@@ -19,10 +19,11 @@ const WAITING: &str = "('scheduled', 'pending', 'failed')";
 pub fn claim(w: &mut WriteCtx<'_>, claim: Claim) -> Result<Vec<ClaimedDelivery>> {
     super::snapshots::fire_due(w, claim.now, 100)?;
     let skip = serde_json::to_string(&claim.skip_webhooks).map_err(|e| corrupt("skip list", e))?;
-    let rows: Vec<(String, String, String, String, String, u32)> = w
+    #[allow(clippy::type_complexity)]
+    let rows: Vec<(String, String, String, String, String, u32, Option<u32>)> = w
         .conn
         .prepare_cached(&format!(
-            "SELECT id, account_id, webhook_id, event_id, status, attempts FROM deliveries
+            "SELECT id, account_id, webhook_id, event_id, status, attempts, part FROM deliveries
              WHERE held = 0 AND status IN {WAITING} AND due_at <= ?1
                AND webhook_id NOT IN (SELECT value FROM json_each(?2))
              ORDER BY due_at, id LIMIT ?3"
@@ -35,12 +36,13 @@ pub fn claim(w: &mut WriteCtx<'_>, claim: Claim) -> Result<Vec<ClaimedDelivery>>
                 r.get(3)?,
                 r.get(4)?,
                 r.get(5)?,
+                r.get(6)?,
             ))
         })?
         .collect::<rusqlite::Result<_>>()?;
     let mut out = Vec::with_capacity(rows.len());
     let mut events_seen: HashMap<String, Arc<StoredEvent>> = HashMap::new();
-    for (id, account_id, webhook_id, event_id, status, attempts) in rows {
+    for (id, account_id, webhook_id, event_id, status, attempts, part) in rows {
         let hook = webhooks::entries(w, &account_id)?
             .iter()
             .find(|e| e.hook.id == webhook_id)
@@ -80,6 +82,8 @@ pub fn claim(w: &mut WriteCtx<'_>, claim: Claim) -> Result<Vec<ClaimedDelivery>>
             id,
             attempts,
             account_name: account.name.clone(),
+            account_timezone: account.timezone.clone(),
+            part,
             webhook: hook,
             event,
         });

@@ -23,7 +23,15 @@ pub fn delivery_id(ids: &mut ulid::Generator) -> String {
 }
 
 /// A delivery about to be stored: (webhook id, status, due_at, held, claimed_by).
-type Planned<'a> = (&'a str, DeliveryStatus, Option<i64>, bool, Option<&'a str>);
+/// One delivery to insert.
+struct Planned<'a> {
+    webhook: &'a str,
+    status: DeliveryStatus,
+    due_at: Option<i64>,
+    held: bool,
+    claimed_by: Option<&'a str>,
+    part: Option<u32>,
+}
 
 pub fn ingest(w: &mut WriteCtx<'_>, events: Vec<NewEvent>) -> Result<Vec<IngestOutcome>> {
     events.into_iter().map(|e| ingest_one(w, e)).collect()
@@ -66,13 +74,31 @@ pub(crate) fn ingest_one(w: &mut WriteCtx<'_>, new: NewEvent) -> Result<IngestOu
                     } else {
                         s.status
                     };
-                    planned.push((
-                        &hook.id,
-                        status,
-                        if blocked { None } else { Some(ms(s.due_at)) },
-                        s.held,
-                        None,
-                    ));
+                    let due_at = if blocked { None } else { Some(ms(s.due_at)) };
+                    // Per-item profiles (ekademia) send one request per order item:
+                    // one delivery each, with its own id, retries and history.
+                    let items = event
+                        .data
+                        .get("order")
+                        .and_then(|o| o.get("items"))
+                        .and_then(|i| i.as_array())
+                        .map_or(0, Vec::len);
+                    let parts: Vec<Option<u32>> =
+                        if shophook_core::profiles::per_item(&hook.config.format) && items > 1 {
+                            (0..items as u32).map(Some).collect()
+                        } else {
+                            vec![None]
+                        };
+                    for part in parts {
+                        planned.push(Planned {
+                            webhook: &hook.id,
+                            status,
+                            due_at,
+                            held: s.held,
+                            claimed_by: None,
+                            part,
+                        });
+                    }
                 }
             }
         }
@@ -84,13 +110,14 @@ pub(crate) fn ingest_one(w: &mut WriteCtx<'_>, new: NewEvent) -> Result<IngestOu
             let Some(entry) = hooks.iter().find(|e| &e.hook.id == webhook) else {
                 return Ok(IngestOutcome::NoWebhook);
             };
-            planned.push((
-                &entry.hook.id,
-                DeliveryStatus::Pending,
-                Some(ms(*lease_until)),
-                false,
-                Some(node),
-            ));
+            planned.push(Planned {
+                webhook: &entry.hook.id,
+                status: DeliveryStatus::Pending,
+                due_at: Some(ms(*lease_until)),
+                held: false,
+                claimed_by: Some(node),
+                part: None,
+            });
         }
     }
     w.conn
@@ -99,30 +126,31 @@ pub(crate) fn ingest_one(w: &mut WriteCtx<'_>, new: NewEvent) -> Result<IngestOu
     let mut ids = Vec::with_capacity(planned.len());
     {
         let mut insert = w.conn.prepare_cached(
-            "INSERT INTO deliveries (id, account_id, webhook_id, event_id, event_type, subject, status, held, due_at, claimed_by, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)",
+            "INSERT INTO deliveries (id, account_id, webhook_id, event_id, event_type, subject, status, held, due_at, claimed_by, created_at, updated_at, part)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, ?12)",
         )?;
-        for (webhook_id, status, due_at, held, claimed_by) in &planned {
+        for p in &planned {
             let id = delivery_id(&mut w.caches.ids);
             insert.execute(params![
                 id,
                 event.account,
-                webhook_id,
+                p.webhook,
                 event.id,
                 event.event_type.as_str(),
                 event.subject,
-                status.as_str(),
-                held,
-                due_at,
-                claimed_by,
-                ms(now)
+                p.status.as_str(),
+                p.held,
+                p.due_at,
+                p.claimed_by,
+                ms(now),
+                p.part
             ])?;
             ids.push(id);
         }
     }
     if planned
         .iter()
-        .any(|p| !p.3 && p.4.is_none() && p.2.is_some())
+        .any(|p| !p.held && p.claimed_by.is_none() && p.due_at.is_some())
     {
         w.woke = true;
     }

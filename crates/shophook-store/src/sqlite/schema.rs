@@ -61,6 +61,7 @@ CREATE TABLE timers (
     PRIMARY KEY (account_id, kind, subject_id)) STRICT;
 CREATE INDEX timers_due ON timers(due_at);
 CREATE INDEX deliveries_by_subject ON deliveries(webhook_id, subject, id);
+ALTER TABLE deliveries ADD COLUMN part INTEGER;
 "#,
 ];
 

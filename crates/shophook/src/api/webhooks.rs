@@ -300,6 +300,8 @@ async fn test(
         status: shophook_core::plan::DeliveryStatus::Pending,
         attempts: 0,
         account_name: account.name.clone(),
+        account_timezone: account.timezone.clone(),
+        part: None,
         webhook: Arc::new(hook),
         event: Arc::new(StoredEvent { event, envelope }),
         latest: None,

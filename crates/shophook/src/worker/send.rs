@@ -125,6 +125,8 @@ impl Sender {
             event: &d.event.event,
             envelope: &d.event.envelope,
             account_name: &d.account_name,
+            account_timezone: &d.account_timezone,
+            part: d.part.map(|p| p as usize),
             webhook_id: &hook.id,
             delivery_id: &d.id,
             secrets: &secret_refs,
