@@ -344,14 +344,15 @@ impl WebhookConfig {
         if let Some(s) = &self.schedule {
             validate_schedule(s).map_err(|e| e.within("schedule"))?;
         }
-        if !FORMATS.contains(&self.format.as_str()) {
+        if !FORMATS.contains(&self.format.as_str()) && !crate::profiles::PROFILES.contains(&self.format.as_str()) {
             return Err(FieldError::new(
                 "format",
                 "unsupported_format",
                 format!(
-                    "`{}` is not a format this server renders; use one of: {}",
+                    "`{}` is not a format; use one of: {}, {}",
                     self.format,
-                    FORMATS.join(", ")
+                    FORMATS.join(", "),
+                    crate::profiles::PROFILES.join(", ")
                 ),
             ));
         }

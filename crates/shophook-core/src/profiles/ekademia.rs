@@ -20,12 +20,8 @@ pub fn fields(input: &ProfileInput<'_>) -> Vec<(String, String)> {
             &format!("billing_address.{path}"),
         ])
     };
-    let addr = |path: &str| {
-        o.first(&[
-            &format!("billing_address.{path}"),
-            &format!("shipping_address.{path}"),
-        ])
-    };
+    let address = o.address(&["billing_address", "shipping_address"]);
+    let addr = |path: &str| address.s(path);
     let paid = match input.event.event_type {
         EventType::OrderCreated => "0".to_string(),
         EventType::OrderPaid => "1".to_string(),

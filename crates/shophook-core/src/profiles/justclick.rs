@@ -21,12 +21,8 @@ pub fn body(input: &ProfileInput<'_>) -> Value {
         EventType::OrderPaid => "paid",
         _ => "new order",
     };
-    let ship = |k: &str| {
-        o.first(&[
-            &format!("shipping_address.{k}"),
-            &format!("billing_address.{k}"),
-        ])
-    };
+    let addr = o.address(&["shipping_address", "billing_address"]);
+    let ship = |k: &str| addr.s(k);
     let address = {
         let mut a = ship("address1");
         let (house, flat) = (ship("house"), ship("flat"));
@@ -66,7 +62,7 @@ pub fn body(input: &ProfileInput<'_>) -> Value {
     }
     put(
         "region",
-        json!(o.first(&["shipping_address.region", "shipping_address.state"])),
+        json!(addr.first(&["region", "state"])),
     );
     put("postalcode", json!(ship("zip")));
     put("created", json!(local(&o.s("created_at"), tz)));

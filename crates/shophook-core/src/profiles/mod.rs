@@ -140,6 +140,18 @@ impl<'a> Doc<'a> {
         }
     }
 
+    /// The first of these address objects that has a street or a city (fields are
+    /// never mixed from two addresses).
+    pub fn address(&self, prefer: &[&str]) -> Doc<'a> {
+        static EMPTY: Value = Value::Null;
+        prefer
+            .iter()
+            .filter_map(|p| self.get(p))
+            .find(|a| ["address1", "city", "zip"].iter().any(|k| !Doc(a).s(k).is_empty()))
+            .map(Doc)
+            .unwrap_or(Doc(&EMPTY))
+    }
+
     pub fn items(&self) -> Vec<Doc<'a>> {
         self.get("items")
             .and_then(Value::as_array)
