@@ -344,7 +344,9 @@ impl WebhookConfig {
         if let Some(s) = &self.schedule {
             validate_schedule(s).map_err(|e| e.within("schedule"))?;
         }
-        if !FORMATS.contains(&self.format.as_str()) && !crate::profiles::PROFILES.contains(&self.format.as_str()) {
+        if !FORMATS.contains(&self.format.as_str())
+            && !crate::profiles::PROFILES.contains(&self.format.as_str())
+        {
             return Err(FieldError::new(
                 "format",
                 "unsupported_format",

@@ -62,27 +62,136 @@ fn cases() -> Vec<Case> {
     let url = "https://receiver.example/hook?order={id_order}&job={id_job}";
     let hook = |format: &str| json!({"url": url, "events": ["*"], "format": format});
     vec![
-        Case { file: "json.order.paid.txt", webhook: hook("json"), event: EventType::OrderPaid, data: json!({"order": order(true)}), timezone: "Europe/Warsaw", part: None },
-        Case { file: "form.order.paid.txt", webhook: hook("form"), event: EventType::OrderPaid, data: json!({"order": order(true)}), timezone: "Europe/Warsaw", part: None },
-        Case { file: "ekademia.order.created.item0.txt", webhook: hook("ekademia"), event: EventType::OrderCreated, data: json!({"order": order(false)}), timezone: "Europe/Warsaw", part: Some(0) },
-        Case { file: "ekademia.order.paid.item1.txt", webhook: hook("ekademia"), event: EventType::OrderPaid, data: json!({"order": order(true)}), timezone: "Europe/Warsaw", part: Some(1) },
-        Case { file: "justclick.order.created.txt", webhook: hook("justclick"), event: EventType::OrderCreated, data: json!({"order": order(false)}), timezone: "Europe/Moscow", part: None },
-        Case { file: "justclick.order.paid.txt", webhook: hook("justclick"), event: EventType::OrderPaid, data: json!({"order": order(true)}), timezone: "Europe/Moscow", part: None },
-        Case { file: "justclick.order.cancelled.txt", webhook: hook("justclick"), event: EventType::OrderCancelled, data: json!({"order": order(false), "previous_status": "new"}), timezone: "Europe/Moscow", part: None },
-        Case { file: "shoppegram.checkout.completed.txt", webhook: hook("shoppegram"), event: EventType::CheckoutCompleted, data: json!({"checkout": checkout()}), timezone: "Asia/Kuala_Lumpur", part: None },
-        Case { file: "shoppegram.order.paid.txt", webhook: hook("shoppegram"), event: EventType::OrderPaid, data: json!({"order": order(true)}), timezone: "Asia/Kuala_Lumpur", part: None },
-        Case { file: "salesdrive.order.created.txt", webhook: hook("salesdrive"), event: EventType::OrderCreated, data: json!({"order": order(false)}), timezone: "Europe/Kyiv", part: None },
-        Case { file: "salesdrive.order.status_changed.txt", webhook: hook("salesdrive"), event: EventType::OrderStatusChanged, data: json!({"order": order(true), "previous_status": "new"}), timezone: "Europe/Kyiv", part: None },
-        Case { file: "sellasist.order.paid.txt", webhook: json!({"url": "https://wms.example/call?id_order={id_order}&id_job={id_job}", "events": ["*"], "format": "sellasist"}), event: EventType::OrderPaid, data: json!({"order": order(true)}), timezone: "Europe/Warsaw", part: None },
-        Case { file: "telegram.order.paid.txt", webhook: json!({"url": "https://api.telegram.org/bot123:ABC/sendMessage?chat_id=-100200300", "events": ["*"], "format": "telegram"}), event: EventType::OrderPaid, data: json!({"order": order(true)}), timezone: "Europe/Warsaw", part: None },
-        Case { file: "slack.order.paid.txt", webhook: json!({"url": "https://hooks.slack.com/services/T/B/X", "events": ["*"], "format": "slack", "template": "New order {{ order.id }}: {{ order.total|money(order.currency) }}"}), event: EventType::OrderPaid, data: json!({"order": order(true)}), timezone: "Europe/Warsaw", part: None },
-        Case { file: "sheets.order.paid.txt", webhook: json!({"url": "https://script.google.com/macros/s/ID/exec", "events": ["*"], "format": "sheets"}), event: EventType::OrderPaid, data: json!({"order": order(true)}), timezone: "Europe/Warsaw", part: None },
+        Case {
+            file: "json.order.paid.txt",
+            webhook: hook("json"),
+            event: EventType::OrderPaid,
+            data: json!({"order": order(true)}),
+            timezone: "Europe/Warsaw",
+            part: None,
+        },
+        Case {
+            file: "form.order.paid.txt",
+            webhook: hook("form"),
+            event: EventType::OrderPaid,
+            data: json!({"order": order(true)}),
+            timezone: "Europe/Warsaw",
+            part: None,
+        },
+        Case {
+            file: "ekademia.order.created.item0.txt",
+            webhook: hook("ekademia"),
+            event: EventType::OrderCreated,
+            data: json!({"order": order(false)}),
+            timezone: "Europe/Warsaw",
+            part: Some(0),
+        },
+        Case {
+            file: "ekademia.order.paid.item1.txt",
+            webhook: hook("ekademia"),
+            event: EventType::OrderPaid,
+            data: json!({"order": order(true)}),
+            timezone: "Europe/Warsaw",
+            part: Some(1),
+        },
+        Case {
+            file: "justclick.order.created.txt",
+            webhook: hook("justclick"),
+            event: EventType::OrderCreated,
+            data: json!({"order": order(false)}),
+            timezone: "Europe/Moscow",
+            part: None,
+        },
+        Case {
+            file: "justclick.order.paid.txt",
+            webhook: hook("justclick"),
+            event: EventType::OrderPaid,
+            data: json!({"order": order(true)}),
+            timezone: "Europe/Moscow",
+            part: None,
+        },
+        Case {
+            file: "justclick.order.cancelled.txt",
+            webhook: hook("justclick"),
+            event: EventType::OrderCancelled,
+            data: json!({"order": order(false), "previous_status": "new"}),
+            timezone: "Europe/Moscow",
+            part: None,
+        },
+        Case {
+            file: "shoppegram.checkout.completed.txt",
+            webhook: hook("shoppegram"),
+            event: EventType::CheckoutCompleted,
+            data: json!({"checkout": checkout()}),
+            timezone: "Asia/Kuala_Lumpur",
+            part: None,
+        },
+        Case {
+            file: "shoppegram.order.paid.txt",
+            webhook: hook("shoppegram"),
+            event: EventType::OrderPaid,
+            data: json!({"order": order(true)}),
+            timezone: "Asia/Kuala_Lumpur",
+            part: None,
+        },
+        Case {
+            file: "salesdrive.order.created.txt",
+            webhook: hook("salesdrive"),
+            event: EventType::OrderCreated,
+            data: json!({"order": order(false)}),
+            timezone: "Europe/Kyiv",
+            part: None,
+        },
+        Case {
+            file: "salesdrive.order.status_changed.txt",
+            webhook: hook("salesdrive"),
+            event: EventType::OrderStatusChanged,
+            data: json!({"order": order(true), "previous_status": "new"}),
+            timezone: "Europe/Kyiv",
+            part: None,
+        },
+        Case {
+            file: "sellasist.order.paid.txt",
+            webhook: json!({"url": "https://wms.example/call?id_order={id_order}&id_job={id_job}", "events": ["*"], "format": "sellasist"}),
+            event: EventType::OrderPaid,
+            data: json!({"order": order(true)}),
+            timezone: "Europe/Warsaw",
+            part: None,
+        },
+        Case {
+            file: "telegram.order.paid.txt",
+            webhook: json!({"url": "https://api.telegram.org/bot123:ABC/sendMessage?chat_id=-100200300", "events": ["*"], "format": "telegram"}),
+            event: EventType::OrderPaid,
+            data: json!({"order": order(true)}),
+            timezone: "Europe/Warsaw",
+            part: None,
+        },
+        Case {
+            file: "slack.order.paid.txt",
+            webhook: json!({"url": "https://hooks.slack.com/services/T/B/X", "events": ["*"], "format": "slack", "template": "New order {{ order.id }}: {{ order.total|money(order.currency) }}"}),
+            event: EventType::OrderPaid,
+            data: json!({"order": order(true)}),
+            timezone: "Europe/Warsaw",
+            part: None,
+        },
+        Case {
+            file: "sheets.order.paid.txt",
+            webhook: json!({"url": "https://script.google.com/macros/s/ID/exec", "events": ["*"], "format": "sheets"}),
+            event: EventType::OrderPaid,
+            data: json!({"order": order(true)}),
+            timezone: "Europe/Warsaw",
+            part: None,
+        },
     ]
 }
 
 /// The request as text: method, URL, content type, blank line, body.
 fn render(case: &Case) -> String {
-    let config = serde_json::from_value::<WebhookInput>(case.webhook.clone()).unwrap().into_new_config().unwrap().0;
+    let config = serde_json::from_value::<WebhookInput>(case.webhook.clone())
+        .unwrap()
+        .into_new_config()
+        .unwrap()
+        .0;
     let kind = case.event.subject_kind().unwrap();
     let id = case.data[kind]["id"].as_str().unwrap().to_string();
     let event = Event {
@@ -109,8 +218,18 @@ fn render(case: &Case) -> String {
         user_agent: "shophook/golden",
     })
     .unwrap();
-    let ct = req.headers.iter().find(|(k, _)| k == "content-type").map(|(_, v)| v.as_str()).unwrap_or("-");
-    format!("{} {}\ncontent-type: {ct}\n\n{}\n", req.method.as_str(), req.url, req.body)
+    let ct = req
+        .headers
+        .iter()
+        .find(|(k, _)| k == "content-type")
+        .map(|(_, v)| v.as_str())
+        .unwrap_or("-");
+    format!(
+        "{} {}\ncontent-type: {ct}\n\n{}\n",
+        req.method.as_str(),
+        req.url,
+        req.body
+    )
 }
 
 #[test]
@@ -125,7 +244,8 @@ fn every_profile_matches_its_golden_file() {
             std::fs::write(&path, &got).unwrap();
             continue;
         }
-        let want = std::fs::read_to_string(&path).unwrap_or_else(|_| panic!("missing {} (run with UPDATE_GOLDEN=1)", path.display()));
+        let want = std::fs::read_to_string(&path)
+            .unwrap_or_else(|_| panic!("missing {} (run with UPDATE_GOLDEN=1)", path.display()));
         if got != want {
             failures.push(format!("{}:\n--- want\n{want}\n--- got\n{got}", case.file));
         }

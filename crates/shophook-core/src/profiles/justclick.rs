@@ -60,10 +60,7 @@ pub fn body(input: &ProfileInput<'_>) -> Value {
     if !cancel {
         put("address", json!(address));
     }
-    put(
-        "region",
-        json!(addr.first(&["region", "state"])),
-    );
+    put("region", json!(addr.first(&["region", "state"])));
     put("postalcode", json!(ship("zip")));
     put("created", json!(local(&o.s("created_at"), tz)));
     put("comment", json!(o.s("comment")));

@@ -147,7 +147,11 @@ impl<'a> Doc<'a> {
         prefer
             .iter()
             .filter_map(|p| self.get(p))
-            .find(|a| ["address1", "city", "zip"].iter().any(|k| !Doc(a).s(k).is_empty()))
+            .find(|a| {
+                ["address1", "city", "zip"]
+                    .iter()
+                    .any(|k| !Doc(a).s(k).is_empty())
+            })
             .map(Doc)
             .unwrap_or(Doc(&EMPTY))
     }

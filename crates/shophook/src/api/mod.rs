@@ -6,6 +6,7 @@ pub mod deliveries;
 pub mod events;
 pub mod health;
 pub mod json;
+pub mod preview;
 pub mod snapshots;
 pub mod webhooks;
 
@@ -28,6 +29,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(events::routes())
         .merge(deliveries::routes())
         .merge(snapshots::routes())
+        .merge(preview::routes())
         .fallback(|| async { ApiError::NotFound("route") })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(json::MAX_BODY))

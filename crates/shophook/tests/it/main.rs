@@ -9,6 +9,7 @@ mod commerce;
 mod delivery;
 mod events;
 mod fairness;
+mod formats;
 mod history;
 mod isolation;
 mod restart;

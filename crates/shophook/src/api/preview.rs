@@ -1,0 +1,135 @@
+//! `POST /webhooks/{id}/preview`: the exact request a webhook would send for an
+//! event type and a sample, inline or stored order/checkout/product — rendered and
+//! signed like a real delivery, but nothing is sent or stored.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::routing::post;
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use shophook_core::derive::ResourceKind;
+use shophook_core::event::{Event, EventType};
+use shophook_core::render::{RenderInput, json_envelope, render_request};
+use shophook_core::signing::Secret;
+
+use super::json::ApiJson;
+use crate::app::AppState;
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult};
+
+/// The preview route.
+pub fn routes() -> Router<Arc<AppState>> {
+    Router::new().route(
+        "/v1/accounts/{account}/webhooks/{id}/preview",
+        post(preview),
+    )
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PreviewInput {
+    event_type: String,
+    #[serde(default)]
+    order: Option<Value>,
+    #[serde(default)]
+    checkout: Option<Value>,
+    #[serde(default)]
+    product: Option<Value>,
+    /// Use the stored resource with this id instead of an inline one.
+    #[serde(default)]
+    id: Option<String>,
+}
+
+async fn preview(
+    State(s): State<Arc<AppState>>,
+    caller: Caller,
+    Path((account, id)): Path<(String, String)>,
+    ApiJson(input): ApiJson<PreviewInput>,
+) -> ApiResult<Json<Value>> {
+    let account = caller.account(&s, &account).await?;
+    let hook = s
+        .store
+        .webhook(&account.id, &id)
+        .await?
+        .ok_or(ApiError::NotFound("webhook"))?;
+    let event_type = EventType::parse(&input.event_type).ok_or_else(|| {
+        ApiError::field(
+            "event_type",
+            "unknown_event_type",
+            format!("`{}` is not an event type", input.event_type),
+        )
+    })?;
+    let sample = shophook_core::template::sample_context();
+    let mut data = json!({});
+    if let Some(kind) = event_type.subject_kind() {
+        let inline = match kind {
+            "order" => input.order,
+            "checkout" => input.checkout,
+            _ => input.product,
+        };
+        let resource = match (inline, &input.id) {
+            (Some(v), _) => v,
+            (None, Some(rid)) => {
+                let k = ResourceKind::parse(kind).expect("subject kinds are resource kinds");
+                s.store
+                    .snapshot(&account.id, k, rid)
+                    .await?
+                    .map(|(doc, _)| doc)
+                    .ok_or(ApiError::NotFound("resource"))?
+            }
+            (None, None) => sample[kind].clone(),
+        };
+        if !resource.is_object() {
+            return Err(ApiError::field(
+                kind,
+                "invalid_field",
+                format!("`{kind}` is an object"),
+            ));
+        }
+        data[kind] = resource;
+        if event_type == EventType::OrderStatusChanged {
+            data["previous_status"] = sample["previous_status"].clone();
+        }
+        if event_type == EventType::ProductStockChanged {
+            data["previous_stock"] = sample["previous_stock"].clone();
+        }
+    }
+    let now = s.clock.now();
+    let subject = event_type
+        .subject_kind()
+        .map(|k| format!("{k}:{}", data[k]["id"].as_str().unwrap_or("")));
+    let event = Event {
+        id: "evt_preview".into(),
+        event_type,
+        account: account.id.clone(),
+        subject,
+        created_at: now,
+        data,
+    };
+    let envelope: Arc<str> = json_envelope(&event).into();
+    let secret = Secret::parse(&hook.secret).map_err(ApiError::Invalid)?;
+    let req = render_request(&RenderInput {
+        config: &hook.config,
+        event: &event,
+        envelope: &envelope,
+        account_name: &account.name,
+        account_timezone: &account.timezone,
+        part: None,
+        webhook_id: &hook.id,
+        delivery_id: "dlv_preview",
+        secrets: &[&secret],
+        timestamp: now.as_second(),
+        user_agent: crate::USER_AGENT,
+    })
+    .map_err(|e| ApiError::field("template", "render_failed", e.to_string()))?;
+    let headers: Vec<Value> = req
+        .headers
+        .iter()
+        .map(|(k, v)| json!([k, crate::worker::send::mask(k, v)]))
+        .collect();
+    Ok(Json(
+        json!({"method": req.method.as_str(), "url": req.url, "headers": headers, "body": &*req.body}),
+    ))
+}
