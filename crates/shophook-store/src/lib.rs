@@ -7,6 +7,7 @@
 //! This crate is the only one that speaks SQL.
 
 mod model;
+pub mod postgres;
 pub mod sqlite;
 
 use std::sync::Arc;
@@ -41,12 +42,17 @@ pub enum StoreError {
 /// A store result.
 pub type Result<T> = std::result::Result<T, StoreError>;
 
-/// Everything shophook persists. Implemented by [`sqlite::SqliteStore`] (and by the
-/// PostgreSQL backend); both pass the same conformance suite.
+/// Everything shophook persists. Implemented by [`sqlite::SqliteStore`] and
+/// [`postgres::PgStore`]; both pass the same conformance suite.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Signalled after a commit that stored due work, so workers wake at once.
     fn work_signal(&self) -> Arc<Notify>;
+    /// Whether one node owns this store (SQLite): then whatever is claimed when a
+    /// node starts was left by a previous run that died, and is released at once.
+    /// A shared store (PostgreSQL) must not do that — other nodes are alive and
+    /// sending; a dead node's claims become due again when their lease ends.
+    fn single_node(&self) -> bool;
 
     /// Reads a server setting.
     async fn setting(&self, key: &str) -> Result<Option<String>>;

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use shophook_core::ssrf::TargetPolicy;
+use shophook_store::postgres::{PgOptions, PgStore};
 use shophook_store::sqlite::SqliteStore;
 use shophook_store::{ADMIN_KEY_SETTING, Store};
 use tokio::net::TcpListener;
@@ -48,10 +49,6 @@ pub struct App {
     generated_admin_key: Option<String>,
 }
 
-/// How long a claimed delivery stays claimed without an outcome: longer than any
-/// request may take, so only a dead node's work is ever taken over.
-pub const LEASE: Duration = Duration::from_secs(60);
-
 impl App {
     /// Opens the database, applies migrations, prepares the operator key and binds.
     pub async fn build(args: ServeArgs) -> anyhow::Result<App> {
@@ -70,14 +67,25 @@ impl App {
                 .await??;
                 Arc::new(store)
             }
+            Database::Postgres(url) => {
+                let options = PgOptions::for_concurrency(args.concurrency.max(1));
+                let store = PgStore::open(&url, options)
+                    .await
+                    .context("opening the PostgreSQL database")?;
+                Arc::new(store)
+            }
         };
         let (admin_hash, generated_admin_key) =
             admin_key(&*store, args.admin_key.as_deref()).await?;
         // A single-node store: whatever a previous run had claimed was never
-        // finished (it crashed or was killed), so it is due again now.
-        let released = store.release_claims(None, clock.now()).await?;
-        if released > 0 {
-            tracing::info!(released, "released deliveries claimed by a previous run");
+        // finished (it crashed or was killed), so it is due again now. On a shared
+        // store other nodes are sending what they claimed; a dead node's claims
+        // come back when their lease ends.
+        if store.single_node() {
+            let released = store.release_claims(None, clock.now()).await?;
+            if released > 0 {
+                tracing::info!(released, "released deliveries claimed by a previous run");
+            }
         }
         let sender = Arc::new(Sender::new(
             SenderConfig {
@@ -102,7 +110,7 @@ impl App {
             WorkerConfig {
                 concurrency: args.concurrency.max(1),
                 webhook_concurrency: args.webhook_concurrency.max(1),
-                lease: LEASE,
+                lease: args.lease,
                 batch: 256,
                 grace: args.shutdown_grace,
             },
@@ -118,7 +126,7 @@ impl App {
             keys: KeyCache::default(),
             sender,
             node,
-            lease: LEASE,
+            lease: args.lease,
         });
         Ok(App {
             listener,

@@ -1,6 +1,7 @@
 //! The command line: `serve` and `migrate`.
 
 use anyhow::Context;
+use shophook_store::postgres::PgStore;
 use shophook_store::sqlite::SqliteStore;
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
@@ -26,6 +27,15 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                         .with_context(|| format!("migrating {}", path.display()))?;
                     println!("{}: schema version {from} -> {to}", path.display());
                 }
+                Database::Postgres(url) => {
+                    let rt = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()?;
+                    let (from, to) = rt
+                        .block_on(PgStore::migrate_only(&url))
+                        .context("migrating the PostgreSQL database")?;
+                    println!("PostgreSQL: schema version {from} -> {to}");
+                }
             }
             Ok(())
         }
@@ -44,7 +54,9 @@ fn init_logs(format: LogFormat) {
 }
 
 async fn serve(args: crate::config::ServeArgs) -> anyhow::Result<()> {
-    let database = args.database.clone();
+    let database = Database::parse(&args.database)
+        .map(|d| d.to_string())
+        .unwrap_or_default();
     let app = App::build(args).await?;
     if let Some(key) = app.generated_admin_key() {
         println!(

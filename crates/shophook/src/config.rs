@@ -78,6 +78,11 @@ pub struct ServeArgs {
     /// On shutdown, how long in-flight deliveries may finish before they are released.
     #[arg(long, env = "SHOPHOOK_SHUTDOWN_GRACE", default_value = "15s", value_parser = parse_duration)]
     pub shutdown_grace: Duration,
+    /// How long a claimed delivery stays claimed without an outcome. Longer than
+    /// any request may take: when it ends, another node (or this one after a
+    /// restart) sends the delivery again.
+    #[arg(long, env = "SHOPHOOK_LEASE", default_value = "60s", value_parser = parse_duration)]
+    pub lease: Duration,
     /// Log format.
     #[arg(
         long,
@@ -105,10 +110,12 @@ pub struct MigrateArgs {
 pub enum Database {
     /// An SQLite file.
     Sqlite(PathBuf),
+    /// A PostgreSQL database, shared by any number of nodes (the URL as given).
+    Postgres(String),
 }
 
 impl Database {
-    /// Parses `sqlite://FILE`, `sqlite:FILE`.
+    /// Parses `sqlite://FILE`, `sqlite:FILE`, `postgres://…` and `postgresql://…`.
     pub fn parse(url: &str) -> Result<Database, String> {
         if let Some(path) = url
             .strip_prefix("sqlite://")
@@ -121,10 +128,39 @@ impl Database {
             }
             return Ok(Database::Sqlite(PathBuf::from(path)));
         }
-        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            return Err("this build stores data in SQLite only; the PostgreSQL backend is not part of it yet (use sqlite://FILE)".into());
+        if let Some(rest) = url
+            .strip_prefix("postgres://")
+            .or_else(|| url.strip_prefix("postgresql://"))
+        {
+            if rest.is_empty() {
+                return Err("`--database postgres://` needs a server, e.g. postgres://user@localhost/shophook".into());
+            }
+            return Ok(Database::Postgres(url.to_string()));
         }
-        Err(format!("`{url}` is not a database URL; use sqlite://FILE"))
+        Err(format!(
+            "`{url}` is not a database URL; use sqlite://FILE or postgres://USER@HOST/DATABASE"
+        ))
+    }
+}
+
+impl std::fmt::Display for Database {
+    /// The URL for logs: a PostgreSQL password is masked.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Database::Sqlite(path) => write!(f, "sqlite://{}", path.display()),
+            Database::Postgres(url) => {
+                let (scheme, rest) = url.split_once("://").unwrap_or(("postgres", url));
+                let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+                let (authority, tail) = rest.split_at(authority_end);
+                match authority.rsplit_once('@') {
+                    Some((user, host)) if user.contains(':') => {
+                        let name = user.split(':').next().unwrap_or("");
+                        write!(f, "{scheme}://{name}:***@{host}{tail}")
+                    }
+                    _ => f.write_str(url),
+                }
+            }
+        }
     }
 }
 
@@ -175,5 +211,32 @@ mod tests {
         assert!(Cli::try_parse_from(["shophook", "serve", "--allow-cidr", "nope"]).is_err());
         assert!(Database::parse("mysql://x").is_err());
         assert!(Database::parse("sqlite://").is_err());
+        assert!(Database::parse("postgres://").is_err());
+        assert_eq!(a.lease, Duration::from_secs(60), "the default lease");
+    }
+
+    #[test]
+    fn postgres_urls_and_lease() {
+        for url in [
+            "postgres://postgres@127.0.0.1:5432/test",
+            "postgresql://u:p@db.internal/shophook?sslmode=disable",
+        ] {
+            assert_eq!(
+                Database::parse(url).unwrap(),
+                Database::Postgres(url.to_string())
+            );
+        }
+        assert_eq!(
+            Database::parse("postgres://app:s3cret@db:5432/shop?sslmode=require")
+                .unwrap()
+                .to_string(),
+            "postgres://app:***@db:5432/shop?sslmode=require",
+            "passwords stay out of logs"
+        );
+        let cli = Cli::try_parse_from(["shophook", "serve", "--lease", "2s"]).unwrap();
+        let Command::Serve(a) = cli.command else {
+            panic!("serve")
+        };
+        assert_eq!(a.lease, Duration::from_secs(2));
     }
 }

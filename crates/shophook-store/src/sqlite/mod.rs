@@ -111,6 +111,10 @@ impl Store for SqliteStore {
         self.signal.clone()
     }
 
+    fn single_node(&self) -> bool {
+        true
+    }
+
     async fn setting(&self, key: &str) -> Result<Option<String>> {
         let key = key.to_string();
         self.readers.read(move |c| accounts::setting(c, &key)).await

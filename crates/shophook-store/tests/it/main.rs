@@ -8,7 +8,9 @@ mod conformance;
 use std::sync::Arc;
 
 use shophook_store::Store;
+use shophook_store::postgres::{PgOptions, PgStore};
 use shophook_store::sqlite::SqliteStore;
+use sqlx::{Connection, Executor};
 
 /// A fresh SQLite store in its own temporary directory; the directory (and the
 /// database) goes away when the guard is dropped, after the store.
@@ -16,6 +18,116 @@ pub fn sqlite() -> (Arc<dyn Store>, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let store = SqliteStore::open(&dir.path().join("t.db")).expect("opening a new SQLite store");
     (Arc::new(store), dir)
+}
+
+/// Where the PostgreSQL tests connect to create their databases.
+fn postgres_base_url() -> String {
+    std::env::var("SHOPHOOK_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string())
+}
+
+/// `url` with its database name replaced by `name`.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let server = match base.rfind('/') {
+        Some(i) if i > base.find("//").map_or(0, |j| j + 1) => &base[..i],
+        _ => base,
+    };
+    match query {
+        Some(q) => format!("{server}/{name}?{q}"),
+        None => format!("{server}/{name}"),
+    }
+}
+
+/// A database made for one test; dropped (with any connection still open) when
+/// the guard goes.
+pub struct PgDatabase {
+    admin_url: String,
+    name: String,
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let (url, name) = (self.admin_url.clone(), self.name.clone());
+        // Drop runs inside the test's runtime: use a thread with its own.
+        let dropped = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime");
+            rt.block_on(async {
+                let mut admin = sqlx::PgConnection::connect(&url).await?;
+                admin
+                    .execute(sqlx::AssertSqlSafe(format!(
+                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                    )))
+                    .await?;
+                Ok::<_, sqlx::Error>(())
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Ok(()))) {
+            eprintln!("could not drop the test database {}", self.name);
+        }
+    }
+}
+
+/// A fresh PostgreSQL store on a new, empty database, or `None` (after printing
+/// why) when PostgreSQL is unreachable — unless `SHOPHOOK_REQUIRE_POSTGRES=1`,
+/// which `.ci/run` sets, makes that a failure.
+pub async fn postgres() -> Option<(Arc<dyn Store>, PgDatabase)> {
+    let admin_url = postgres_base_url();
+    let connected = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        sqlx::PgConnection::connect(&admin_url),
+    )
+    .await;
+    let mut admin = match connected {
+        Ok(Ok(c)) => c,
+        Ok(Err(e)) => return unreachable_postgres(&e.to_string()),
+        Err(_) => return unreachable_postgres("connection timed out"),
+    };
+    let name = format!(
+        "shophook_t_{}",
+        ulid::Ulid::new().to_string().to_lowercase()
+    );
+    admin
+        .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .await
+        .expect("creating a test database");
+    admin.close().await.ok();
+    let guard = PgDatabase { admin_url, name };
+    let store = guard.open().await;
+    Some((store, guard))
+}
+
+impl PgDatabase {
+    /// Another store (another node) on this database.
+    pub async fn open(&self) -> Arc<dyn Store> {
+        let options = PgOptions {
+            pool_size: 8,
+            acquire_timeout: std::time::Duration::from_secs(10),
+        };
+        let store = PgStore::open(&with_database(&self.admin_url, &self.name), options)
+            .await
+            .expect("opening a PostgreSQL store");
+        Arc::new(store)
+    }
+}
+
+fn unreachable_postgres<T>(why: &str) -> Option<T> {
+    if std::env::var("SHOPHOOK_REQUIRE_POSTGRES").as_deref() == Ok("1") {
+        panic!(
+            "SHOPHOOK_REQUIRE_POSTGRES=1 but PostgreSQL is unreachable at {}: {why}",
+            postgres_base_url()
+        );
+    }
+    eprintln!(
+        "skipped: PostgreSQL conformance suite (start PostgreSQL or set SHOPHOOK_TEST_POSTGRES)"
+    );
+    None
 }
 
 /// Runs every conformance check against a backend: one `#[tokio::test]` per check,
@@ -88,6 +200,13 @@ macro_rules! conformance_suite {
 }
 
 conformance_suite!(sqlite, crate::sqlite());
+conformance_suite!(
+    postgres,
+    match crate::postgres().await {
+        Some(fresh) => fresh,
+        None => return,
+    }
+);
 
 /// What only the SQLite backend can show: the rows behind the trait.
 mod sqlite_rows {
@@ -110,5 +229,82 @@ mod sqlite_rows {
             .query_row("SELECT COUNT(*) FROM attempts", [], |r| r.get(0))
             .expect("counting attempts");
         assert_eq!(left, i64::from(kept), "attempts of kept deliveries stay");
+    }
+}
+
+/// What only a shared store can show: two stores (two nodes) on one database.
+mod postgres_nodes {
+    use std::time::Duration;
+
+    use serde_json::json;
+    use shophook_core::derive::ResourceKind;
+    use shophook_store::SnapshotWrite;
+
+    use crate::conformance::*;
+
+    /// A commit on one node wakes the workers of another (LISTEN/NOTIFY).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_commit_on_one_node_wakes_another() {
+        let Some((a, db)) = crate::postgres().await else {
+            return;
+        };
+        let b = db.open().await;
+        assert!(!a.single_node(), "other nodes share a PostgreSQL store");
+        given_account(&*a, "acme", "Acme").await;
+        given_webhook(&*a, "acme", json!({})).await;
+        let woken = b.work_signal();
+        // B's first wake-up comes with its LISTEN connection; wait it out.
+        let _ = tokio::time::timeout(Duration::from_secs(2), woken.notified()).await;
+        let id = one_delivery(&*a, order_created("acme", "1", t(0))).await;
+        tokio::time::timeout(Duration::from_secs(10), woken.notified())
+            .await
+            .expect("node B is woken by node A's commit");
+        assert_eq!(claim_ids(&*b, claim("node-b", t(0), 100)).await, [id]);
+    }
+
+    /// An abandoned-checkout timer fires on exactly one node, however many claim.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_timer_fires_on_one_node_only() {
+        let Some((a, db)) = crate::postgres().await else {
+            return;
+        };
+        let b = db.open().await;
+        given_account(&*a, "acme", "Acme").await;
+        given_webhook(&*a, "acme", json!({"events": ["checkout.abandoned"]})).await;
+        for i in 0..20 {
+            let id = format!("c{i}");
+            a.put_snapshot(SnapshotWrite {
+                account: "acme".into(),
+                kind: ResourceKind::Checkout,
+                id: id.clone(),
+                doc: Some(json!({"id": id, "status": "open", "created_at": t(0).to_string()})),
+                version: None,
+                now: t(0),
+            })
+            .await
+            .unwrap();
+        }
+        let mut claimers = tokio::task::JoinSet::new();
+        for (n, store) in [a.clone(), b.clone(), a.clone(), b.clone()]
+            .into_iter()
+            .enumerate()
+        {
+            claimers.spawn(async move {
+                claim_ids(&*store, claim(&format!("node-{n}"), t(60), 3)).await
+            });
+        }
+        let mut claimed = Vec::new();
+        while let Some(ids) = claimers.join_next().await {
+            claimed.extend(ids.unwrap());
+        }
+        loop {
+            let more = claim_ids(&*a, claim("node-a", t(60), 100)).await;
+            if more.is_empty() {
+                break;
+            }
+            claimed.extend(more);
+        }
+        assert_eq!(claimed.len(), 20, "one checkout.abandoned per checkout");
+        assert_eq!(all_deliveries(&*a, "acme").await.len(), 20);
     }
 }

@@ -1,0 +1,336 @@
+//! The delivery queue: claiming due work with `FOR UPDATE SKIP LOCKED` under a
+//! lease, recording outcomes, releasing `ordered` successors, giving claims back.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use shophook_core::account::Account;
+use shophook_core::plan::DeliveryStatus;
+
+use super::{R, Tx, accounts, corrupt, count, events, from_ms, locks, ms, snapshots, webhooks};
+use crate::{
+    Attempt, Claim, ClaimedDelivery, DeliveryUpdate, NextState, StoreError, StoredWebhook,
+};
+
+/// A claimed row: (id, account, webhook, event, status, attempts, part, due_at before the claim).
+type ClaimedRow = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    i32,
+    Option<i32>,
+    i64,
+);
+
+pub async fn claim(t: &mut Tx, claim: Claim) -> R<Vec<ClaimedDelivery>> {
+    snapshots::fire_due(t, claim.now, 100).await?;
+    // Rows another node is claiming right now are skipped, not waited for; the
+    // claimed ones are due again at the lease end unless recorded before.
+    let mut rows: Vec<ClaimedRow> = sqlx::query_as(
+        "WITH due AS (
+             SELECT id, due_at FROM deliveries
+             WHERE NOT held AND status IN ('scheduled', 'pending', 'failed') AND due_at <= $1
+               AND NOT (webhook_id = ANY($2))
+             ORDER BY due_at, id LIMIT $3
+             FOR UPDATE SKIP LOCKED)
+         UPDATE deliveries d SET due_at = $4, claimed_by = $5 FROM due WHERE d.id = due.id
+         RETURNING d.id, d.account_id, d.webhook_id, d.event_id, d.status, d.attempts, d.part, due.due_at",
+    )
+    .bind(ms(claim.now))
+    .bind(&claim.skip_webhooks)
+    .bind(i64::from(claim.limit))
+    .bind(ms(claim.lease_until))
+    .bind(&claim.node)
+    .fetch_all(t.conn())
+    .await?;
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    rows.sort_by(|a, b| (a.7, &a.0).cmp(&(b.7, &b.0)));
+    let hooks = loaded_webhooks(t, &rows).await?;
+    let accounts = loaded_accounts(t, &rows).await?;
+    let mut event_ids: Vec<String> = rows.iter().map(|r| r.3.clone()).collect();
+    event_ids.sort();
+    event_ids.dedup();
+    let events = events::load_many(t, &event_ids).await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for (id, account_id, webhook_id, event_id, status, attempts, part, _) in rows {
+        let (Some(hook), Some(account)) = (hooks.get(&webhook_id), accounts.get(&account_id))
+        else {
+            sqlx::query("UPDATE deliveries SET status = 'skipped', due_at = NULL, claimed_by = NULL, reason = 'webhook deleted', updated_at = $2 WHERE id = $1")
+                .bind(&id)
+                .bind(ms(claim.now))
+                .execute(t.conn())
+                .await?;
+            continue;
+        };
+        let event = events
+            .get(&event_id)
+            .cloned()
+            .ok_or_else(|| corrupt("delivery without event", &id))?;
+        let status =
+            DeliveryStatus::parse(&status).ok_or_else(|| corrupt("delivery status", &status))?;
+        let latest = if status == DeliveryStatus::Scheduled && hook.config.delay_minutes > 0 {
+            latest_of(t, &account_id, event.event.subject.as_deref()).await?
+        } else {
+            None
+        };
+        out.push(ClaimedDelivery {
+            status,
+            latest,
+            id,
+            attempts: count(attempts),
+            account_name: account.name.clone(),
+            account_timezone: account.timezone.clone(),
+            part: part.map(count),
+            webhook: hook.clone(),
+            event,
+        });
+    }
+    Ok(out)
+}
+
+async fn loaded_webhooks(
+    t: &mut Tx,
+    rows: &[ClaimedRow],
+) -> R<HashMap<String, Arc<StoredWebhook>>> {
+    let mut ids: Vec<String> = rows.iter().map(|r| r.2.clone()).collect();
+    ids.sort();
+    ids.dedup();
+    Ok(webhooks::by_ids(t, &ids)
+        .await?
+        .into_iter()
+        .map(|h| (h.id.clone(), Arc::new(h)))
+        .collect())
+}
+
+async fn loaded_accounts(t: &mut Tx, rows: &[ClaimedRow]) -> R<HashMap<String, Account>> {
+    let mut out = HashMap::new();
+    for r in rows {
+        if !out.contains_key(&r.1)
+            && let Some(a) = accounts::get(t, &r.1).await?
+        {
+            out.insert(r.1.clone(), a);
+        }
+    }
+    Ok(out)
+}
+
+/// The latest snapshot of a subject such as `order:1001`.
+async fn latest_of(
+    t: &mut Tx,
+    account: &str,
+    subject: Option<&str>,
+) -> R<Option<serde_json::Value>> {
+    let Some((kind, id)) = subject.and_then(|s| s.split_once(':')) else {
+        return Ok(None);
+    };
+    let Some(kind) = shophook_core::derive::ResourceKind::parse(kind) else {
+        return Ok(None);
+    };
+    Ok(snapshots::latest(t, account, kind, id)
+        .await?
+        .map(|(doc, _)| doc))
+}
+
+fn finishes(next: &NextState) -> bool {
+    matches!(
+        next,
+        NextState::Succeeded | NextState::Dead(_) | NextState::Skipped(_)
+    )
+}
+
+pub async fn record(t: &mut Tx, updates: Vec<DeliveryUpdate>) -> R<()> {
+    // A finishing delivery may release the next of its subject: take those
+    // subjects' locks first, all at once, in the global order.
+    let finishing: Vec<String> = updates
+        .iter()
+        .filter(|u| finishes(&u.next))
+        .map(|u| u.delivery_id.clone())
+        .collect();
+    if !finishing.is_empty() {
+        let subjects: Vec<(String, String)> = sqlx::query_as(
+            "SELECT webhook_id, subject FROM deliveries WHERE id = ANY($1) AND subject IS NOT NULL",
+        )
+        .bind(&finishing)
+        .fetch_all(t.conn())
+        .await?;
+        let keys = subjects.iter().map(|(w, s)| locks::subject(w, s)).collect();
+        locks::take(t, keys).await?;
+    }
+    for u in updates {
+        record_one(t, u).await?;
+    }
+    Ok(())
+}
+
+async fn record_one(t: &mut Tx, u: DeliveryUpdate) -> R<()> {
+    let (status, due, held, reason) = match &u.next {
+        NextState::Succeeded => (DeliveryStatus::Succeeded, None, false, None),
+        NextState::Dead(r) => (DeliveryStatus::Dead, None, false, Some(r.clone())),
+        NextState::Skipped(r) => (DeliveryStatus::Skipped, None, false, Some(r.clone())),
+        NextState::Retry(at) | NextState::Defer(at) => {
+            let hook: Option<String> = sqlx::query_scalar(
+                "SELECT w.status FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id WHERE d.id = $1",
+            )
+            .bind(&u.delivery_id)
+            .fetch_optional(t.conn())
+            .await?;
+            match hook {
+                // Deleted while this attempt was in flight: held, it would wait
+                // forever for a resume.
+                None => (
+                    DeliveryStatus::Skipped,
+                    None,
+                    false,
+                    Some("webhook deleted".to_string()),
+                ),
+                Some(hook) => {
+                    let active = hook == "active";
+                    let retry = matches!(u.next, NextState::Retry(_));
+                    let status = if active && retry {
+                        DeliveryStatus::Failed
+                    } else {
+                        DeliveryStatus::Scheduled
+                    };
+                    (status, Some(ms(*at)), !active, None)
+                }
+            }
+        }
+    };
+    if due.is_some() && !held {
+        t.woke = true;
+    }
+    let (made, code, error) = match &u.attempt {
+        Some(a) => (
+            1,
+            a.response.as_ref().map(|r| i32::from(r.status)),
+            a.error.clone(),
+        ),
+        None => (0, None, None),
+    };
+    let row: Option<(String, Option<String>)> = sqlx::query_as(
+        "UPDATE deliveries SET status = $2, due_at = $3, held = $4, claimed_by = NULL, attempts = attempts + $5,
+             last_status_code = CASE WHEN $5 = 1 THEN $6 ELSE last_status_code END,
+             last_error = CASE WHEN $5 = 1 THEN $7 ELSE last_error END,
+             reason = $8, updated_at = $9
+         WHERE id = $1
+         RETURNING webhook_id, subject",
+    )
+    .bind(&u.delivery_id)
+    .bind(status.as_str())
+    .bind(due)
+    .bind(held)
+    .bind(made)
+    .bind(code)
+    .bind(&error)
+    .bind(&reason)
+    .bind(ms(u.now))
+    .fetch_optional(t.conn())
+    .await?;
+    let Some((webhook, subject)) = row else {
+        return Err(StoreError::NotFound("delivery").into());
+    };
+    if let Some(a) = &u.attempt {
+        insert_attempt(t, &u.delivery_id, a).await?;
+    }
+    if status.is_final()
+        && let Some(subject) = subject
+    {
+        release_next_in_order(t, &webhook, &subject, u.now).await?;
+    }
+    Ok(())
+}
+
+/// For an `ordered` webhook: when nothing of the subject is in flight or due any
+/// more, the earliest delivery stored without a due time becomes due now. (The
+/// subject's lock is held, so an ingest cannot slip a new one in between.)
+async fn release_next_in_order(t: &mut Tx, webhook: &str, subject: &str, now: Timestamp) -> R<()> {
+    let n = sqlx::query(
+        "UPDATE deliveries SET due_at = $3, updated_at = $3 WHERE id = (
+             SELECT id FROM deliveries
+             WHERE webhook_id = $1 AND subject = $2 AND status IN ('scheduled', 'pending', 'failed') AND due_at IS NULL
+             ORDER BY id LIMIT 1)
+         AND NOT EXISTS (
+             SELECT 1 FROM deliveries
+             WHERE webhook_id = $1 AND subject = $2 AND status IN ('scheduled', 'pending', 'failed') AND due_at IS NOT NULL)",
+    )
+    .bind(webhook)
+    .bind(subject)
+    .bind(ms(now))
+    .execute(t.conn())
+    .await?
+    .rows_affected();
+    t.woke |= n > 0;
+    Ok(())
+}
+
+async fn insert_attempt(t: &mut Tx, delivery_id: &str, a: &Attempt) -> R<()> {
+    let request = serde_json::to_string(&a.request).map_err(|e| corrupt("attempt request", e))?;
+    let response = a
+        .response
+        .as_ref()
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(|e| corrupt("attempt response", e))?;
+    sqlx::query(
+        "INSERT INTO attempts (id, delivery_id, number, started_at, duration_ms, request, response_status, response, error)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(&a.id)
+    .bind(delivery_id)
+    .bind(i32::try_from(a.number).unwrap_or(i32::MAX))
+    .bind(ms(a.started_at))
+    .bind(i32::try_from(a.duration_ms).unwrap_or(i32::MAX))
+    .bind(&request)
+    .bind(a.response.as_ref().map(|r| i32::from(r.status)))
+    .bind(&response)
+    .bind(&a.error)
+    .execute(t.conn())
+    .await?;
+    Ok(())
+}
+
+/// Gives claims back, due now: one node's (at its shutdown), or everyone's.
+pub async fn release(t: &mut Tx, node: Option<&str>, now: Timestamp) -> R<u64> {
+    let n = sqlx::query(
+        "UPDATE deliveries SET due_at = $1, claimed_by = NULL
+         WHERE claimed_by IS NOT NULL AND ($2::text IS NULL OR claimed_by = $2)
+           AND status IN ('scheduled', 'pending', 'failed')",
+    )
+    .bind(ms(now))
+    .bind(node)
+    .execute(t.conn())
+    .await?
+    .rows_affected();
+    t.woke |= n > 0;
+    Ok(n)
+}
+
+pub async fn unclaim(t: &mut Tx, node: &str, ids: &[String], now: Timestamp) -> R<()> {
+    sqlx::query("UPDATE deliveries SET due_at = $3, claimed_by = NULL WHERE id = ANY($1) AND claimed_by = $2")
+        .bind(ids)
+        .bind(node)
+        .bind(ms(now))
+        .execute(t.conn())
+        .await?;
+    t.woke |= !ids.is_empty();
+    Ok(())
+}
+
+pub async fn next_due_at(t: &mut Tx) -> R<Option<Timestamp>> {
+    let v: Option<i64> = sqlx::query_scalar(
+        "SELECT MIN(due_at) FROM deliveries WHERE NOT held AND status IN ('scheduled', 'pending', 'failed')",
+    )
+    .fetch_one(t.conn())
+    .await?;
+    let timer = snapshots::next_timer(t).await?;
+    Ok(match (v, timer) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+    .map(from_ms))
+}
