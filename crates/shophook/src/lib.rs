@@ -11,6 +11,7 @@ pub mod config;
 pub mod error;
 pub mod ids;
 pub mod retention;
+pub mod ui;
 pub mod worker;
 
 /// `User-Agent` of every delivery.

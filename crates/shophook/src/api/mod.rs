@@ -30,6 +30,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(deliveries::routes())
         .merge(snapshots::routes())
         .merge(preview::routes())
+        .merge(crate::ui::routes())
         .fallback(|| async { ApiError::NotFound("route") })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(json::MAX_BODY))

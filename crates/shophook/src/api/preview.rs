@@ -54,27 +54,57 @@ async fn preview(
         .webhook(&account.id, &id)
         .await?
         .ok_or(ApiError::NotFound("webhook"))?;
-    let event_type = EventType::parse(&input.event_type).ok_or_else(|| {
+    let inline = input.order.or(input.checkout).or(input.product);
+    let req = render_preview(
+        &s,
+        &account,
+        &hook.config,
+        &hook.secret,
+        &hook.id,
+        &input.event_type,
+        inline,
+        input.id,
+    )
+    .await?;
+    let headers: Vec<Value> = req
+        .headers
+        .iter()
+        .map(|(k, v)| json!([k, crate::worker::send::mask(k, v)]))
+        .collect();
+    Ok(Json(
+        json!({"method": req.method.as_str(), "url": req.url, "headers": headers, "body": &*req.body}),
+    ))
+}
+
+/// Renders the request `config` would send for `event_type` with an inline
+/// resource, a stored one (`stored_id`) or the built-in sample. Sends nothing.
+#[allow(clippy::too_many_arguments)]
+pub async fn render_preview(
+    s: &AppState,
+    account: &shophook_core::account::Account,
+    config: &shophook_core::webhook::WebhookConfig,
+    secret: &str,
+    webhook_id: &str,
+    event_type: &str,
+    inline: Option<Value>,
+    stored_id: Option<String>,
+) -> ApiResult<shophook_core::render::OutgoingRequest> {
+    let event_type = EventType::parse(event_type).ok_or_else(|| {
         ApiError::field(
             "event_type",
             "unknown_event_type",
-            format!("`{}` is not an event type", input.event_type),
+            format!("`{event_type}` is not an event type"),
         )
     })?;
     let sample = shophook_core::template::sample_context();
     let mut data = json!({});
     if let Some(kind) = event_type.subject_kind() {
-        let inline = match kind {
-            "order" => input.order,
-            "checkout" => input.checkout,
-            _ => input.product,
-        };
-        let resource = match (inline, &input.id) {
+        let resource = match (inline, stored_id.filter(|i| !i.trim().is_empty())) {
             (Some(v), _) => v,
             (None, Some(rid)) => {
                 let k = ResourceKind::parse(kind).expect("subject kinds are resource kinds");
                 s.store
-                    .snapshot(&account.id, k, rid)
+                    .snapshot(&account.id, k, rid.trim())
                     .await?
                     .map(|(doc, _)| doc)
                     .ok_or(ApiError::NotFound("resource"))?
@@ -109,27 +139,19 @@ async fn preview(
         data,
     };
     let envelope: Arc<str> = json_envelope(&event).into();
-    let secret = Secret::parse(&hook.secret).map_err(ApiError::Invalid)?;
-    let req = render_request(&RenderInput {
-        config: &hook.config,
+    let secret = Secret::parse(secret).map_err(ApiError::Invalid)?;
+    render_request(&RenderInput {
+        config,
         event: &event,
         envelope: &envelope,
         account_name: &account.name,
         account_timezone: &account.timezone,
         part: None,
-        webhook_id: &hook.id,
+        webhook_id,
         delivery_id: "dlv_preview",
         secrets: &[&secret],
         timestamp: now.as_second(),
         user_agent: crate::USER_AGENT,
     })
-    .map_err(|e| ApiError::field("template", "render_failed", e.to_string()))?;
-    let headers: Vec<Value> = req
-        .headers
-        .iter()
-        .map(|(k, v)| json!([k, crate::worker::send::mask(k, v)]))
-        .collect();
-    Ok(Json(
-        json!({"method": req.method.as_str(), "url": req.url, "headers": headers, "body": &*req.body}),
-    ))
+    .map_err(|e| ApiError::field("template", "render_failed", e.to_string()))
 }

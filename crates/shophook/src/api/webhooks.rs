@@ -38,6 +38,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route(&format!("{base}/{{id}}/resume"), post(resume))
         .route(&format!("{base}/{{id}}/test"), post(test))
         .route(&format!("{base}/{{id}}/rotate-secret"), post(rotate_secret))
+        .route(&format!("{base}/{{id}}/replay"), post(replay_route))
 }
 
 /// The API view of a webhook: its config plus id, account, status, secret, times.
@@ -65,13 +66,12 @@ fn secret_from(given: Option<String>) -> ApiResult<String> {
     }
 }
 
-async fn create(
-    State(s): State<Arc<AppState>>,
-    caller: Caller,
-    Path(account): Path<String>,
-    ApiJson(input): ApiJson<WebhookInput>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
-    let account = caller.account(&s, &account).await?;
+/// Creates a webhook from API input: plan gating, secret, limit. Shared with the UI.
+pub async fn create_webhook(
+    s: &AppState,
+    account: &shophook_core::account::Account,
+    input: WebhookInput,
+) -> ApiResult<StoredWebhook> {
     if !account.features.webhooks {
         return Err(ApiError::Forbidden {
             code: "feature_disabled",
@@ -96,6 +96,17 @@ async fn create(
         .create_webhook(hook, account.limits.max_webhooks)
         .await?;
     tracing::info!(account = %account.id, webhook = %hook.id, url = %hook.config.url, "webhook created");
+    Ok(hook)
+}
+
+async fn create(
+    State(s): State<Arc<AppState>>,
+    caller: Caller,
+    Path(account): Path<String>,
+    ApiJson(input): ApiJson<WebhookInput>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let account = caller.account(&s, &account).await?;
+    let hook = create_webhook(&s, &account, input).await?;
     Ok((StatusCode::CREATED, Json(view(&hook))))
 }
 
@@ -228,37 +239,140 @@ struct RotateInput {
     secret: Option<String>,
 }
 
+/// Rotates a webhook's secret; the old one keeps signing for 24 h. Shared with the UI.
+pub async fn rotate(
+    s: &AppState,
+    mut hook: StoredWebhook,
+    secret: Option<String>,
+) -> ApiResult<StoredWebhook> {
+    let now = s.clock.now();
+    hook.previous_secret = Some(std::mem::replace(&mut hook.secret, secret_from(secret)?));
+    hook.previous_secret_until = now.checked_add(SignedDuration::from_hours(24)).ok();
+    hook.updated_at = now;
+    let hook = s.store.update_webhook(hook).await?;
+    tracing::info!(webhook = %hook.id, "webhook secret rotated; the previous one signs too for 24 h");
+    Ok(hook)
+}
+
 async fn rotate_secret(
     State(s): State<Arc<AppState>>,
     caller: Caller,
     Path((account, id)): Path<(String, String)>,
     ApiJson(input): ApiJson<RotateInput>,
 ) -> ApiResult<Json<Value>> {
-    let mut hook = find(&s, &caller, &account, &id).await?;
-    let now = s.clock.now();
-    hook.previous_secret = Some(std::mem::replace(
-        &mut hook.secret,
-        secret_from(input.secret)?,
-    ));
-    hook.previous_secret_until = now.checked_add(SignedDuration::from_hours(24)).ok();
-    hook.updated_at = now;
-    let hook = s.store.update_webhook(hook).await?;
-    tracing::info!(webhook = %hook.id, "webhook secret rotated; the previous one signs too for 24 h");
-    Ok(Json(view(&hook)))
+    let hook = find(&s, &caller, &account, &id).await?;
+    Ok(Json(view(&rotate(&s, hook, input.secret).await?)))
 }
 
-/// Sends `webhook.test` to this webhook now and answers with the attempt.
-async fn test(
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReplayInput {
+    since: jiff::Timestamp,
+    #[serde(default)]
+    until: Option<jiff::Timestamp>,
+    #[serde(default)]
+    status: Option<String>,
+}
+
+/// Re-queues a webhook's deliveries created in `[since, until)` (optionally only
+/// those with `status`); returns how many. Deliveries in flight are left alone.
+pub async fn replay(
+    s: &AppState,
+    account: &str,
+    webhook: &str,
+    since: jiff::Timestamp,
+    until: Option<jiff::Timestamp>,
+    status: Option<shophook_core::plan::DeliveryStatus>,
+) -> ApiResult<usize> {
+    s.store
+        .webhook(account, webhook)
+        .await?
+        .ok_or(ApiError::NotFound("webhook"))?;
+    let mut before: Option<String> = None;
+    let mut ids = Vec::new();
+    'pages: loop {
+        let page = s
+            .store
+            .list_deliveries(
+                account,
+                shophook_store::DeliveryFilter {
+                    webhook: Some(webhook.to_string()),
+                    status,
+                    before: before.clone(),
+                    limit: 500,
+                    ..Default::default()
+                },
+            )
+            .await?;
+        for d in &page {
+            if d.created_at < since {
+                break 'pages;
+            }
+            if until.is_none_or(|u| d.created_at < u) {
+                ids.push(d.id.clone());
+            }
+        }
+        match page.last() {
+            Some(last) if page.len() == 500 => before = Some(last.id.clone()),
+            _ => break,
+        }
+    }
+    let now = s.clock.now();
+    let mut n = 0;
+    // Oldest first, so they go out in their original order.
+    for id in ids.iter().rev() {
+        match s.store.retry_delivery(account, id, now).await {
+            Ok(Some(_)) => n += 1,
+            Ok(None) | Err(shophook_store::StoreError::Conflict(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    tracing::info!(%account, %webhook, replayed = n, "replay queued");
+    Ok(n)
+}
+
+async fn replay_route(
     State(s): State<Arc<AppState>>,
     caller: Caller,
     Path((account, id)): Path<(String, String)>,
-) -> ApiResult<Json<Value>> {
+    ApiJson(input): ApiJson<ReplayInput>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
     let account = caller.account(&s, &account).await?;
-    let hook = s
-        .store
-        .webhook(&account.id, &id)
-        .await?
-        .ok_or(ApiError::NotFound("webhook"))?;
+    let status = match input.status.as_deref() {
+        None | Some("") => None,
+        Some(x) => Some(
+            shophook_core::plan::DeliveryStatus::parse(x).ok_or_else(|| {
+                ApiError::field(
+                    "status",
+                    "invalid_status",
+                    "one of scheduled, pending, succeeded, failed, dead, skipped",
+                )
+            })?,
+        ),
+    };
+    let n = replay(&s, &account.id, &id, input.since, input.until, status).await?;
+    Ok((StatusCode::ACCEPTED, Json(json!({"replayed": n}))))
+}
+
+/// The result of a test send.
+pub struct TestOutcome {
+    /// The delivery created for the test.
+    pub delivery_id: String,
+    /// Its status after the attempt.
+    pub status: &'static str,
+    /// The attempt.
+    pub attempt: shophook_store::Attempt,
+    /// The event's JSON envelope.
+    pub envelope: Arc<str>,
+}
+
+/// Sends `webhook.test` to `hook` now (whatever its filters or status) and records
+/// the attempt like any delivery's. Shared by the API and the web UI.
+pub async fn send_test(
+    s: &AppState,
+    account: &shophook_core::account::Account,
+    hook: StoredWebhook,
+) -> ApiResult<TestOutcome> {
     let now = s.clock.now();
     let event = Event {
         id: new_id("evt"),
@@ -270,17 +384,18 @@ async fn test(
     };
     let envelope: Arc<str> = json_envelope(&event).into();
     let lease_until = crate::worker::lease_end(now, s.lease);
+    let target = Target::Only {
+        webhook: hook.id.clone(),
+        node: s.node.clone(),
+        lease_until,
+    };
     let outcome = s
         .store
         .ingest(vec![NewEvent {
             event: event.clone(),
             envelope: envelope.clone(),
             idempotency_key: None,
-            target: Target::Only {
-                webhook: hook.id.clone(),
-                node: s.node.clone(),
-                lease_until,
-            },
+            target,
         }])
         .await?;
     let delivery_id = match outcome.into_iter().next() {
@@ -303,7 +418,10 @@ async fn test(
         account_timezone: account.timezone.clone(),
         part: None,
         webhook: Arc::new(hook),
-        event: Arc::new(StoredEvent { event, envelope }),
+        event: Arc::new(StoredEvent {
+            event,
+            envelope: envelope.clone(),
+        }),
         latest: None,
     };
     let out = s.sender.attempt(&claimed).await;
@@ -316,9 +434,30 @@ async fn test(
             now: s.clock.now(),
         }])
         .await?;
+    Ok(TestOutcome {
+        delivery_id,
+        status,
+        attempt: out.attempt,
+        envelope,
+    })
+}
+
+/// Sends `webhook.test` to this webhook now and answers with the attempt.
+async fn test(
+    State(s): State<Arc<AppState>>,
+    caller: Caller,
+    Path((account, id)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    let account = caller.account(&s, &account).await?;
+    let hook = s
+        .store
+        .webhook(&account.id, &id)
+        .await?
+        .ok_or(ApiError::NotFound("webhook"))?;
+    let t = send_test(&s, &account, hook).await?;
     Ok(Json(json!({
-        "delivery_id": delivery_id,
-        "status": status,
-        "attempt": super::deliveries::attempt_view(&out.attempt, &claimed.event.envelope),
+        "delivery_id": t.delivery_id,
+        "status": t.status,
+        "attempt": super::deliveries::attempt_view(&t.attempt, &t.envelope),
     })))
 }

@@ -12,6 +12,8 @@ mod fairness;
 mod formats;
 mod history;
 mod isolation;
+mod multinode;
 mod restart;
 mod ssrf;
+mod ui;
 mod webhooks;

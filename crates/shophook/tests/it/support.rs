@@ -276,6 +276,8 @@ struct ReceiverState {
     got: Mutex<Vec<Received>>,
     script: Mutex<Script>,
     count: watch::Sender<usize>,
+    /// How long each answer takes (a slow receiver); zero unless set.
+    delay: Mutex<Duration>,
 }
 
 /// A local HTTP receiver on 127.0.0.1:0.
@@ -305,6 +307,10 @@ async fn receive(
         answered,
     });
     s.count.send_modify(|n| *n += 1);
+    let delay = *s.delay.lock().unwrap();
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
     StatusCode::from_u16(answered).unwrap()
 }
 
@@ -325,6 +331,7 @@ impl TestReceiver {
                 default: 200,
             }),
             count: watch::channel(0).0,
+            delay: Mutex::new(Duration::ZERO),
         });
         let router = axum::Router::new()
             .fallback(receive)
@@ -350,6 +357,26 @@ impl TestReceiver {
     /// Changes the status answered once the script is used up.
     pub fn set_default(&self, status: u16) {
         self.state.script.lock().unwrap().default = status;
+    }
+
+    /// Answers every request only after `delay` (the request is recorded on
+    /// arrival): a slow receiver keeps deliveries in flight.
+    pub fn set_delay(&self, delay: Duration) {
+        *self.state.delay.lock().unwrap() = delay;
+    }
+
+    /// How many requests arrived so far.
+    pub fn count(&self) -> usize {
+        *self.state.count.borrow()
+    }
+
+    /// Waits until at least `n` requests arrived, at most `within`; whether they did.
+    pub async fn wait_for_within(&self, n: usize, within: Duration) -> bool {
+        let mut rx = self.state.count.subscribe();
+        matches!(
+            tokio::time::timeout(within, rx.wait_for(|c| *c >= n)).await,
+            Ok(Ok(_))
+        )
     }
 
     pub fn received(&self) -> Vec<Received> {
@@ -408,6 +435,13 @@ pub struct ServerProcess {
 
 impl ServerProcess {
     pub fn start(db: &std::path::Path, extra: &[&str]) -> ServerProcess {
+        Self::start_on(&format!("sqlite://{}", db.display()), extra)
+    }
+
+    /// The binary on any `--database` URL (e.g. a PostgreSQL database shared by
+    /// several processes). `SHOPHOOK_TEST_NODE_LOGS=1` echoes its log lines.
+    pub fn start_on(database: &str, extra: &[&str]) -> ServerProcess {
+        let echo = std::env::var("SHOPHOOK_TEST_NODE_LOGS").as_deref() == Ok("1");
         let mut child = Command::new(env!("CARGO_BIN_EXE_shophook"))
             .args([
                 "serve",
@@ -417,7 +451,7 @@ impl ServerProcess {
                 "json",
                 "--database",
             ])
-            .arg(format!("sqlite://{}", db.display()))
+            .arg(database)
             .args(extra)
             .env("SHOPHOOK_ADMIN_KEY", ADMIN_KEY)
             .env("SHOPHOOK_LOG", "info")
@@ -430,6 +464,9 @@ impl ServerProcess {
         std::thread::spawn(move || {
             let mut sent = false;
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if echo {
+                    eprintln!("node: {line}");
+                }
                 if !sent && let Some(rest) = line.split("API at http://").nth(1) {
                     let addr: String = rest.chars().take_while(|c| *c != '/').collect();
                     let _ = tx.send(addr);
@@ -547,4 +584,143 @@ pub fn assert_error<'a>(
         );
     }
     err
+}
+
+/// Every test of this binary that uses PostgreSQL holds this lock, so a test that
+/// restarts the server never runs beside another one.
+pub static POSTGRES_TESTS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Where PostgreSQL tests connect to create their databases.
+pub fn postgres_base_url() -> String {
+    std::env::var("SHOPHOOK_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string())
+}
+
+/// Whether `.ci/run` made PostgreSQL tests required.
+pub fn postgres_required() -> bool {
+    std::env::var("SHOPHOOK_REQUIRE_POSTGRES").as_deref() == Ok("1")
+}
+
+/// `url` with its database name replaced by `name`.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let server = match base.rfind('/') {
+        Some(i) if i > base.find("//").map_or(0, |j| j + 1) => &base[..i],
+        _ => base,
+    };
+    match query {
+        Some(q) => format!("{server}/{name}?{q}"),
+        None => format!("{server}/{name}"),
+    }
+}
+
+/// A fresh PostgreSQL database for one test, dropped (connections and all) with it.
+pub struct TestDatabase {
+    /// The database's URL, for `--database`.
+    pub url: String,
+    admin_url: String,
+    name: String,
+}
+
+impl TestDatabase {
+    /// A new empty database, or `None` after printing why when PostgreSQL is
+    /// unreachable (a failure instead with `SHOPHOOK_REQUIRE_POSTGRES=1`).
+    pub async fn create(suite: &str) -> Option<TestDatabase> {
+        use sqlx::{Connection, Executor};
+        let admin_url = postgres_base_url();
+        let connected = tokio::time::timeout(
+            Duration::from_secs(5),
+            sqlx::PgConnection::connect(&admin_url),
+        )
+        .await;
+        let mut admin = match connected {
+            Ok(Ok(c)) => c,
+            other => {
+                let why = match other {
+                    Ok(Err(e)) => e.to_string(),
+                    _ => "connection timed out".to_string(),
+                };
+                assert!(
+                    !postgres_required(),
+                    "SHOPHOOK_REQUIRE_POSTGRES=1 but PostgreSQL is unreachable at {admin_url}: {why}"
+                );
+                eprintln!("skipped: {suite} (start PostgreSQL or set SHOPHOOK_TEST_POSTGRES)");
+                return None;
+            }
+        };
+        let name = format!(
+            "shophook_it_{}",
+            ulid::Ulid::new().to_string().to_lowercase()
+        );
+        admin
+            .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .await
+            .expect("creating a test database");
+        admin.close().await.ok();
+        Some(TestDatabase {
+            url: with_database(&admin_url, &name),
+            admin_url,
+            name,
+        })
+    }
+
+    /// Runs one statement on the server (from the base database, not this one).
+    pub async fn admin_query(&self, sql: String) -> Result<u64, sqlx::Error> {
+        use sqlx::{Connection, Executor};
+        let mut admin = sqlx::PgConnection::connect(&self.admin_url).await?;
+        let done = admin.execute(sqlx::AssertSqlSafe(sql)).await?;
+        admin.close().await.ok();
+        Ok(done.rows_affected())
+    }
+
+    /// Kills every connection to this database (as if the server had dropped
+    /// them); returns how many there were.
+    pub async fn terminate_connections(&self) -> Result<u64, sqlx::Error> {
+        self.admin_query(format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{}' AND pid <> pg_backend_pid()",
+            self.name
+        ))
+        .await
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let (url, name) = (self.admin_url.clone(), self.name.clone());
+        // Drop may run inside a runtime: use a thread with its own.
+        let dropped = std::thread::spawn(move || {
+            use sqlx::{Connection, Executor};
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime");
+            rt.block_on(async {
+                let mut admin = sqlx::PgConnection::connect(&url).await?;
+                admin
+                    .execute(sqlx::AssertSqlSafe(format!(
+                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                    )))
+                    .await?;
+                Ok::<_, sqlx::Error>(())
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Ok(()))) {
+            eprintln!("could not drop the test database {}", self.name);
+        }
+    }
+}
+
+/// Runs `pg_ctlcluster --skip-systemctl-redirect 15 main <action>` (the local
+/// PostgreSQL 15 of the dev machines and CI); whether it succeeded.
+pub fn pg_ctlcluster(action: &[&str]) -> bool {
+    Command::new("pg_ctlcluster")
+        .args(["--skip-systemctl-redirect", "15", "main"])
+        .args(action)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
 }

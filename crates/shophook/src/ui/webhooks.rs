@@ -1,0 +1,660 @@
+//! Webhook screens: the list (status, last result, 24 h success rate, pause,
+//! test, delete), the add/edit form with its live preview, secret reveal and
+//! rotation, and replay.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use askama::Template;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use jiff::SignedDuration;
+use shophook_core::event::EventType;
+use shophook_core::webhook::{WebhookInput, WebhookStatus};
+use shophook_store::{DeliveryFilter, StatusChange, StoredWebhook};
+
+use super::form::WebhookForm;
+use super::session::Session;
+use super::{Nav, UiError, check_csrf, escape, field, guard, pairs, render};
+use crate::api::json::parse;
+use crate::app::AppState;
+use crate::error::ApiError;
+
+pub fn routes() -> Router<Arc<AppState>> {
+    let base = "/a/{account}/webhooks";
+    Router::new()
+        .route(base, get(list).post(create))
+        .route(&format!("{base}/new"), get(new))
+        .route(&format!("{base}/preview"), post(preview))
+        .route(&format!("{base}/{{id}}"), get(edit).post(update))
+        .route(
+            &format!("{base}/{{id}}/delete"),
+            get(confirm_delete).post(delete),
+        )
+        .route(&format!("{base}/{{id}}/pause"), post(pause))
+        .route(&format!("{base}/{{id}}/resume"), post(resume))
+        .route(&format!("{base}/{{id}}/test"), post(test))
+        .route(&format!("{base}/{{id}}/secret"), get(secret))
+        .route(
+            &format!("{base}/{{id}}/rotate"),
+            get(confirm_rotate).post(rotate),
+        )
+        .route(&format!("{base}/{{id}}/replay"), post(replay))
+}
+
+struct Row {
+    id: String,
+    name: String,
+    url: String,
+    events: String,
+    status: String,
+    last: String,
+    rate: String,
+}
+
+#[derive(Template)]
+#[template(path = "webhooks.html")]
+struct ListPage {
+    nav: Nav,
+    rows: Vec<Row>,
+}
+
+#[derive(Template)]
+#[template(path = "webhook_form.html")]
+struct FormPage {
+    nav: Nav,
+    is_new: bool,
+    id: String,
+    f: WebhookForm,
+    errors: HashMap<String, String>,
+    methods: Vec<String>,
+    event_groups: Vec<(String, Vec<String>)>,
+    all_events: Vec<String>,
+    fields: Vec<String>,
+    ops: Vec<String>,
+    days: Vec<String>,
+    formats: Vec<(String, String)>,
+}
+
+#[derive(Template)]
+#[template(path = "confirm.html")]
+struct ConfirmPage {
+    nav: Nav,
+    heading: String,
+    text: String,
+    action: String,
+    button: String,
+    back: String,
+}
+
+#[derive(Template)]
+#[template(path = "test_result.html")]
+struct TestFragment {
+    status: String,
+    code: String,
+    duration_ms: u32,
+    error: String,
+    account: String,
+    delivery: String,
+}
+
+#[derive(Template)]
+#[template(path = "preview.html")]
+struct PreviewFragment {
+    error: String,
+    method: String,
+    url: String,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+const FORMATS: &[(&str, &str)] = &[
+    ("json", "JSON"),
+    ("form", "Form (PHP brackets)"),
+    ("template", "My template"),
+    ("ekademia", "Ekademia"),
+    ("justclick", "JustClick"),
+    ("shoppegram", "Shoppegram"),
+    ("salesdrive", "SalesDrive"),
+    ("sellasist", "Sellasist (call URL)"),
+    ("telegram", "Telegram message"),
+    ("slack", "Slack message"),
+    ("sheets", "Google Sheets row"),
+];
+
+const OPS: &[&str] = &[
+    "eq",
+    "ne",
+    "gt",
+    "gte",
+    "lt",
+    "lte",
+    "in",
+    "not_in",
+    "contains",
+    "not_contains",
+    "exists",
+    "not_exists",
+    "starts_with",
+    "ends_with",
+    "matches",
+];
+
+fn form_page(
+    nav: Nav,
+    is_new: bool,
+    id: &str,
+    f: WebhookForm,
+    errors: HashMap<String, String>,
+) -> FormPage {
+    let group = |prefix: &str| {
+        EventType::ALL
+            .iter()
+            .filter(|t| t.as_str().starts_with(prefix))
+            .map(|t| t.as_str().to_string())
+            .collect::<Vec<_>>()
+    };
+    let strings = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    FormPage {
+        nav,
+        is_new,
+        id: id.to_string(),
+        f,
+        errors,
+        methods: strings(&["POST", "PUT", "PATCH", "GET"]),
+        event_groups: vec![
+            ("Orders".into(), group("order.")),
+            ("Checkouts".into(), group("checkout.")),
+            ("Products".into(), group("product.")),
+        ],
+        all_events: EventType::ALL
+            .iter()
+            .filter(|t| t.subject_kind().is_some())
+            .map(|t| t.as_str().to_string())
+            .collect(),
+        fields: shophook_core::catalog::FIELDS
+            .iter()
+            .map(|f| f.0.to_string())
+            .collect(),
+        ops: strings(OPS),
+        days: strings(shophook_core::webhook::DAYS),
+        formats: FORMATS
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect(),
+    }
+}
+
+async fn row(s: &AppState, w: &StoredWebhook) -> Result<Row, UiError> {
+    let since = s
+        .clock
+        .now()
+        .checked_sub(SignedDuration::from_hours(24))
+        .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+    let recent = s
+        .store
+        .list_deliveries(
+            &w.account_id,
+            DeliveryFilter {
+                webhook: Some(w.id.clone()),
+                limit: 500,
+                ..Default::default()
+            },
+        )
+        .await?;
+    let last = recent
+        .iter()
+        .find(|d| d.attempts > 0)
+        .map(|d| match d.last_status_code {
+            Some(code) => format!("{} · HTTP {code}", d.status),
+            None => d.status.clone(),
+        })
+        .unwrap_or_else(|| "—".into());
+    let day: Vec<_> = recent
+        .iter()
+        .filter(|d| {
+            d.created_at >= since && matches!(d.status.as_str(), "succeeded" | "failed" | "dead")
+        })
+        .collect();
+    let rate = if day.is_empty() {
+        "—".into()
+    } else {
+        let ok = day.iter().filter(|d| d.status == "succeeded").count();
+        format!("{:.0} %", 100.0 * ok as f64 / day.len() as f64)
+    };
+    Ok(Row {
+        id: w.id.clone(),
+        name: w.config.name.clone(),
+        url: w.config.url.clone(),
+        events: w.config.events.join(", "),
+        status: w.status.as_str().into(),
+        last,
+        rate,
+    })
+}
+
+async fn list(
+    State(s): State<Arc<AppState>>,
+    session: Session,
+    Path(account): Path<String>,
+) -> Result<Response, UiError> {
+    let nav = guard(&s, &session, &account, "webhooks").await?;
+    let mut rows = Vec::new();
+    for w in s.store.list_webhooks(&nav.account).await? {
+        rows.push(row(&s, &w).await?);
+    }
+    Ok(render(&ListPage { nav, rows }))
+}
+
+async fn new(
+    State(s): State<Arc<AppState>>,
+    session: Session,
+    Path(account): Path<String>,
+) -> Result<Response, UiError> {
+    let nav = guard(&s, &session, &account, "webhooks").await?;
+    let tz = s
+        .store
+        .account(&nav.account)
+        .await?
+        .map(|a| a.timezone)
+        .unwrap_or_else(|| "UTC".into());
+    Ok(render(&form_page(
+        nav,
+        true,
+        "",
+        WebhookForm::blank(&tz),
+        HashMap::new(),
+    )))
+}
+
+/// Validates the form the way the API validates JSON; on error, the form again with
+/// the message next to its field.
+fn parse_form(form: &mut WebhookForm) -> Result<WebhookInput, HashMap<String, String>> {
+    let json = form.to_input().map_err(|e| form.place_error(&e))?;
+    parse::<WebhookInput>(json.to_string().as_bytes()).map_err(|e| match e {
+        ApiError::Invalid(fe) => form.place_error(&fe),
+        other => HashMap::from([(String::new(), other.to_string())]),
+    })
+}
+
+async fn create(
+    State(s): State<Arc<AppState>>,
+    session: Session,
+    Path(account): Path<String>,
+    body: Bytes,
+) -> Result<Response, UiError> {
+    let nav = guard(&s, &session, &account, "webhooks").await?;
+    let p = pairs(&body);
+    check_csrf(&s, &session, &p).await?;
+    let mut form = WebhookForm::from_pairs(&p);
+    let acct = s
+        .store
+        .account(&nav.account)
+        .await?
+        .ok_or(UiError(ApiError::NotFound("account")))?;
+    let result = match parse_form(&mut form) {
+        Ok(input) => crate::api::webhooks::create_webhook(&s, &acct, input)
+            .await
+            .map_err(|e| match e {
+                ApiError::Invalid(fe) => form.place_error(&fe),
+                other => HashMap::from([(String::new(), other.to_string())]),
+            }),
+        Err(errors) => Err(errors),
+    };
+    match result {
+        Ok(hook) => Ok(
+            Redirect::to(&format!("/a/{}/webhooks?created={}", nav.account, hook.id))
+                .into_response(),
+        ),
+        Err(errors) => {
+            form.pad_for_display();
+            Ok((
+                StatusCode::UNPROCESSABLE_ENTITY,
+                render(&form_page(nav, true, "", form, errors)),
+            )
+                .into_response())
+        }
+    }
+}
+
+async fn find(s: &AppState, account: &str, id: &str) -> Result<StoredWebhook, UiError> {
+    s.store
+        .webhook(account, id)
+        .await?
+        .ok_or(UiError(ApiError::NotFound("webhook")))
+}
+
+async fn edit(
+    State(s): State<Arc<AppState>>,
+    session: Session,
+    Path((account, id)): Path<(String, String)>,
+) -> Result<Response, UiError> {
+    let nav = guard(&s, &session, &account, "webhooks").await?;
+    let hook = find(&s, &nav.account, &id).await?;
+    let tz = s
+        .store
+        .account(&nav.account)
+        .await?
+        .map(|a| a.timezone)
+        .unwrap_or_else(|| "UTC".into());
+    Ok(render(&form_page(
+        nav,
+        false,
+        &id,
+        WebhookForm::from_config(&hook.config, &tz),
+        HashMap::new(),
+    )))
+}
+
+async fn update(
+    State(s): State<Arc<AppState>>,
+    session: Session,
+    Path((account, id)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Response, UiError> {
+    let nav = guard(&s, &session, &account, "webhooks").await?;
+    let p = pairs(&body);
+    check_csrf(&s, &session, &p).await?;
+    let mut hook = find(&s, &nav.account, &id).await?;
+    let mut form = WebhookForm::from_pairs(&p);
+    let applied = parse_form(&mut form).and_then(|input| {
+        input
+            .apply_to(hook.config.clone())
+            .map_err(|e| form.place_error(&e))
+    });
+    match applied {
+        Ok(config) => {
+            hook.config = config;
+            hook.updated_at = s.clock.now();
+            s.store.update_webhook(hook).await?;
+            Ok(Redirect::to(&format!("/a/{}/webhooks", nav.account)).into_response())
+        }
+        Err(errors) => {
+            form.pad_for_display();
+            Ok((
+                StatusCode::UNPROCESSABLE_ENTITY,
+                render(&form_page(nav, false, &id, form, errors)),
+            )
+                .into_response())
+        }
+    }
+}
+
+async fn confirm_delete(
+    State(s): State<Arc<AppState>>,
+    session: Session,
+    Path((account, id)): Path<(String, String)>,
+) -> Result<Response, UiError> {
+    let nav = guard(&s, &session, &account, "webhooks").await?;
+    let hook = find(&s, &nav.account, &id).await?;
+    let back = format!("/a/{}/webhooks", nav.account);
+    Ok(render(&ConfirmPage {
+        heading: format!("Delete “{}”?", hook.config.name),
+        text: format!(
+            "Nothing more will be sent to {}. Its history stays; unsent deliveries end as skipped.",
+            hook.config.url
+        ),
+        action: format!("/a/{}/webhooks/{id}/delete", nav.account),
+        button: "Delete webhook".into(),
+        back,
+        nav,
+    }))
+}
+
+async fn delete(
+    State(s): State<Arc<AppState>>,
+    session: Session,
+    Path((account, id)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Response, UiError> {
+    let nav = guard(&s, &session, &account, "webhooks").await?;
+    check_csrf(&s, &session, &pairs(&body)).await?;
+    if !s
+        .store
+        .delete_webhook(&nav.account, &id, s.clock.now())
+        .await?
+    {
+        return Err(UiError(ApiError::NotFound("webhook")));
+    }
+    Ok(Redirect::to(&format!("/a/{}/webhooks", nav.account)).into_response())
+}
+
+async fn set_status(
+    s: &AppState,
+    session: &Session,
+    account: &str,
+    id: &str,
+    body: &[u8],
+    status: WebhookStatus,
+) -> Result<Response, UiError> {
+    let nav = guard(s, session, account, "webhooks").await?;
+    check_csrf(s, session, &pairs(body)).await?;
+    let hook = find(s, &nav.account, id).await?;
+    s.store
+        .set_webhook_status(StatusChange {
+            account: hook.account_id,
+            webhook: hook.id,
+            status,
+            discard_held: false,
+            now: s.clock.now(),
+        })
+        .await?;
+    Ok(Redirect::to(&format!("/a/{}/webhooks", nav.account)).into_response())
+}
+
+async fn pause(
+    State(s): State<Arc<AppState>>,
+    session: Session,
+    Path((account, id)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Response, UiError> {
+    set_status(&s, &session, &account, &id, &body, WebhookStatus::Paused).await
+}
+
+async fn resume(
+    State(s): State<Arc<AppState>>,
+    session: Session,
+    Path((account, id)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Response, UiError> {
+    set_status(&s, &session, &account, &id, &body, WebhookStatus::Active).await
+}
+
+async fn test(
+    State(s): State<Arc<AppState>>,
+    session: Session,
+    Path((account, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, UiError> {
+    let nav = guard(&s, &session, &account, "webhooks").await?;
+    check_csrf(&s, &session, &pairs(&body)).await?;
+    let acct = s
+        .store
+        .account(&nav.account)
+        .await?
+        .ok_or(UiError(ApiError::NotFound("account")))?;
+    let hook = find(&s, &nav.account, &id).await?;
+    let t = crate::api::webhooks::send_test(&s, &acct, hook).await?;
+    let fragment = TestFragment {
+        status: t.status.into(),
+        code: t
+            .attempt
+            .response
+            .as_ref()
+            .map(|r| r.status.to_string())
+            .unwrap_or_default(),
+        duration_ms: t.attempt.duration_ms,
+        error: t.attempt.error.clone().unwrap_or_default(),
+        account: nav.account.clone(),
+        delivery: t.delivery_id.clone(),
+    };
+    if headers.contains_key("hx-request") {
+        return Ok(render(&fragment));
+    }
+    let html = fragment.render().unwrap_or_default();
+    Ok(render(&super::MessagePage {
+        heading: "Test sent".into(),
+        body: html,
+        back: format!("/a/{}/webhooks", nav.account),
+        nav,
+    }))
+}
+
+async fn secret(
+    State(s): State<Arc<AppState>>,
+    session: Session,
+    Path((account, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, UiError> {
+    let nav = guard(&s, &session, &account, "webhooks").await?;
+    let hook = find(&s, &nav.account, &id).await?;
+    let html = format!(
+        "<p><label for=\"secret-value\">Signing secret</label><input id=\"secret-value\" readonly value=\"{}\"></p>",
+        escape(&hook.secret)
+    );
+    if headers.contains_key("hx-request") {
+        return Ok(axum::response::Html(html).into_response());
+    }
+    Ok(render(&super::MessagePage {
+        heading: format!("Secret of {}", hook.config.name),
+        body: html,
+        back: format!("/a/{}/webhooks/{id}", nav.account),
+        nav,
+    }))
+}
+
+async fn confirm_rotate(
+    State(s): State<Arc<AppState>>,
+    session: Session,
+    Path((account, id)): Path<(String, String)>,
+) -> Result<Response, UiError> {
+    let nav = guard(&s, &session, &account, "webhooks").await?;
+    let hook = find(&s, &nav.account, &id).await?;
+    Ok(render(&ConfirmPage {
+        heading: format!("Rotate the secret of “{}”?", hook.config.name),
+        text: "A new secret is generated. For 24 hours both the old and the new one sign every request, so you can update your receiver without losing anything.".into(),
+        action: format!("/a/{}/webhooks/{id}/rotate", nav.account),
+        button: "Rotate secret".into(),
+        back: format!("/a/{}/webhooks/{id}", nav.account),
+        nav,
+    }))
+}
+
+async fn rotate(
+    State(s): State<Arc<AppState>>,
+    session: Session,
+    Path((account, id)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Response, UiError> {
+    let nav = guard(&s, &session, &account, "webhooks").await?;
+    check_csrf(&s, &session, &pairs(&body)).await?;
+    let hook = find(&s, &nav.account, &id).await?;
+    crate::api::webhooks::rotate(&s, hook, None).await?;
+    Ok(Redirect::to(&format!("/a/{}/webhooks/{id}", nav.account)).into_response())
+}
+
+async fn replay(
+    State(s): State<Arc<AppState>>,
+    session: Session,
+    Path((account, id)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Response, UiError> {
+    let nav = guard(&s, &session, &account, "webhooks").await?;
+    let p = pairs(&body);
+    check_csrf(&s, &session, &p).await?;
+    let acct = s
+        .store
+        .account(&nav.account)
+        .await?
+        .ok_or(UiError(ApiError::NotFound("account")))?;
+    let since = field(&p, "since");
+    let local: jiff::civil::DateTime = since.parse().map_err(|_| {
+        UiError(ApiError::field(
+            "since",
+            "invalid_time",
+            "pick a date and time to replay from",
+        ))
+    })?;
+    let since = local
+        .to_zoned(jiff::tz::TimeZone::get(&acct.timezone).unwrap_or(jiff::tz::TimeZone::UTC))
+        .map_err(|e| UiError(ApiError::bad("invalid_time", e.to_string())))?
+        .timestamp();
+    let status = shophook_core::plan::DeliveryStatus::parse(field(&p, "status"));
+    let n = crate::api::webhooks::replay(&s, &acct.id, &id, since, None, status).await?;
+    let back = format!("/a/{}/webhooks/{id}", nav.account);
+    Ok(render(&super::MessagePage {
+        heading: "Replay queued".into(),
+        body: format!("<p>{n} deliveries will be sent again.</p>"),
+        back,
+        nav,
+    }))
+}
+
+async fn preview(
+    State(s): State<Arc<AppState>>,
+    session: Session,
+    Path(account): Path<String>,
+    body: Bytes,
+) -> Result<Response, UiError> {
+    let nav = guard(&s, &session, &account, "webhooks").await?;
+    let p = pairs(&body);
+    check_csrf(&s, &session, &p).await?;
+    let acct = s
+        .store
+        .account(&nav.account)
+        .await?
+        .ok_or(UiError(ApiError::NotFound("account")))?;
+    let mut form = WebhookForm::from_pairs(&p);
+    let fail = |error: String| PreviewFragment {
+        error,
+        method: String::new(),
+        url: String::new(),
+        headers: vec![],
+        body: String::new(),
+    };
+    let fragment = match parse_form(&mut form)
+        .and_then(|i| i.into_new_config().map_err(|e| form.place_error(&e)))
+    {
+        Err(errors) => fail(
+            errors
+                .into_values()
+                .next()
+                .unwrap_or_else(|| "check the highlighted fields".into()),
+        ),
+        Ok((config, _, _)) => {
+            let secret = shophook_core::signing::Secret::generate([0; 24]);
+            match crate::api::preview::render_preview(
+                &s,
+                &acct,
+                &config,
+                secret.as_str(),
+                "wh_preview",
+                field(&p, "preview_event"),
+                None,
+                Some(field(&p, "preview_id").to_string()),
+            )
+            .await
+            {
+                Ok(req) => PreviewFragment {
+                    error: String::new(),
+                    method: req.method.as_str().into(),
+                    url: req.url.clone(),
+                    headers: req
+                        .headers
+                        .iter()
+                        .map(|(k, v)| (k.clone(), crate::worker::send::mask(k, v)))
+                        .collect(),
+                    body: super::history::pretty(&req.body),
+                },
+                Err(e) => fail(e.to_string()),
+            }
+        }
+    };
+    let _ = nav;
+    Ok(render(&fragment))
+}
