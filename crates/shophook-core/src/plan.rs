@@ -144,6 +144,59 @@ pub fn initial_state(
     }
 }
 
+/// One delivery to store for a webhook an event reaches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlannedDelivery {
+    /// Starting status.
+    pub status: DeliveryStatus,
+    /// When it becomes due; `None` while it waits behind an earlier delivery of
+    /// the same subject (`ordered` webhooks).
+    pub due_at: Option<Timestamp>,
+    /// Held while the webhook is paused or disabled.
+    pub held: bool,
+    /// The order item it is about, for per-item profiles (ekademia).
+    pub part: Option<u32>,
+}
+
+/// The deliveries to store for one webhook that `event` reaches. `blocked` says the
+/// webhook is `ordered` and the subject still has an unfinished delivery (the store
+/// looks that up). Per-item profiles get one delivery per order item, each with its
+/// own id, retries and history.
+pub fn deliveries_for(
+    status: WebhookStatus,
+    config: &WebhookConfig,
+    event: &Event,
+    blocked: bool,
+    now: Timestamp,
+) -> Vec<PlannedDelivery> {
+    let s = initial_state(status, config, now);
+    let (status, due_at) = if blocked {
+        (DeliveryStatus::Scheduled, None)
+    } else {
+        (s.status, Some(s.due_at))
+    };
+    let items = event
+        .data
+        .get("order")
+        .and_then(|o| o.get("items"))
+        .and_then(Value::as_array)
+        .map_or(0, Vec::len);
+    let parts: Vec<Option<u32>> = if crate::profiles::per_item(&config.format) && items > 1 {
+        (0..items as u32).map(Some).collect()
+    } else {
+        vec![None]
+    };
+    parts
+        .into_iter()
+        .map(|part| PlannedDelivery {
+            status,
+            due_at,
+            held: s.held,
+            part,
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -228,6 +281,43 @@ mod tests {
             &json!({"product": {"id": "p2", "sku": "X"}}),
             &["p1".into()]
         ));
+    }
+
+    #[test]
+    fn planned_deliveries() {
+        let now: Timestamp = "2026-03-02T10:00:00Z".parse().unwrap();
+        let two_items = ev(
+            EventType::OrderPaid,
+            json!({"order": {"id": "1", "items": [{"sku": "a"}, {"sku": "b"}]}}),
+        );
+        let plain = config(json!({"url": "https://x/", "events": ["*"]}));
+        let ekademia = config(json!({"url": "https://x/", "events": ["*"], "format": "ekademia"}));
+        let one = deliveries_for(WebhookStatus::Active, &plain, &two_items, false, now);
+        assert_eq!(
+            one,
+            [PlannedDelivery {
+                status: DeliveryStatus::Pending,
+                due_at: Some(now),
+                held: false,
+                part: None
+            }]
+        );
+        let parts: Vec<_> =
+            deliveries_for(WebhookStatus::Active, &ekademia, &two_items, false, now)
+                .iter()
+                .map(|p| p.part)
+                .collect();
+        assert_eq!(parts, [Some(0), Some(1)]);
+        let blocked = deliveries_for(WebhookStatus::Paused, &plain, &two_items, true, now);
+        assert_eq!(
+            blocked,
+            [PlannedDelivery {
+                status: DeliveryStatus::Scheduled,
+                due_at: None,
+                held: true,
+                part: None
+            }]
+        );
     }
 
     #[test]

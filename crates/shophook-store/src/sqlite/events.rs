@@ -64,39 +64,16 @@ pub(crate) fn ingest_one(w: &mut WriteCtx<'_>, new: NewEvent) -> Result<IngestOu
             for entry in hooks.iter() {
                 let hook = &entry.hook;
                 if plan::reaches(&hook.config, &entry.conditions, event, &ctx) {
-                    let s = plan::initial_state(hook.status, &hook.config, now);
-                    // `ordered`: behind an unfinished delivery of the same subject it
-                    // waits without a due time until that one finishes.
                     let blocked = hook.config.ordered
                         && has_unfinished(w.conn, &hook.id, event.subject.as_deref())?;
-                    let status = if blocked {
-                        DeliveryStatus::Scheduled
-                    } else {
-                        s.status
-                    };
-                    let due_at = if blocked { None } else { Some(ms(s.due_at)) };
-                    // Per-item profiles (ekademia) send one request per order item:
-                    // one delivery each, with its own id, retries and history.
-                    let items = event
-                        .data
-                        .get("order")
-                        .and_then(|o| o.get("items"))
-                        .and_then(|i| i.as_array())
-                        .map_or(0, Vec::len);
-                    let parts: Vec<Option<u32>> =
-                        if shophook_core::profiles::per_item(&hook.config.format) && items > 1 {
-                            (0..items as u32).map(Some).collect()
-                        } else {
-                            vec![None]
-                        };
-                    for part in parts {
+                    for p in plan::deliveries_for(hook.status, &hook.config, event, blocked, now) {
                         planned.push(Planned {
                             webhook: &hook.id,
-                            status,
-                            due_at,
-                            held: s.held,
+                            status: p.status,
+                            due_at: p.due_at.map(ms),
+                            held: p.held,
                             claimed_by: None,
-                            part,
+                            part: p.part,
                         });
                     }
                 }
