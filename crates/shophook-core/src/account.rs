@@ -6,6 +6,7 @@ use crate::FieldError;
 
 /// Plan features an operator switches per account.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Features {
     /// Whether the account may create webhooks at all (plan gating).
@@ -15,6 +16,7 @@ pub struct Features {
 
 /// Per-account limits.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Limits {
     /// How many webhooks the account may have.
@@ -50,6 +52,7 @@ impl Default for Limits {
 
 /// A merchant account as the API shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Account {
     /// Slug: lowercase letters, digits, `-` and `_`, 1–64 characters.

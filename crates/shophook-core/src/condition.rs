@@ -20,6 +20,7 @@ use crate::context::{EventContext, FieldPath};
 
 /// A condition operator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 #[allow(missing_docs)]
 pub enum Op {
@@ -42,6 +43,7 @@ pub enum Op {
 
 /// A condition as the merchant wrote it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Condition {
     /// Path in the event context.

@@ -15,6 +15,7 @@ use crate::event::EventType;
 
 /// Whether a webhook sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum WebhookStatus {
     /// Sends.
@@ -47,6 +48,7 @@ impl WebhookStatus {
 
 /// HTTP method of the call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "UPPERCASE")]
 #[allow(missing_docs)]
 pub enum Method {
@@ -70,6 +72,7 @@ impl Method {
 
 /// One time window of a schedule.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Window {
     /// `mon` … `sun`.
@@ -82,6 +85,7 @@ pub struct Window {
 
 /// When deliveries may go out.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Schedule {
     /// IANA zone the windows are in.
@@ -92,6 +96,7 @@ pub struct Schedule {
 
 /// A legacy "hash" field for receivers that check an md5/sha1/sha256 digest.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct LegacyHash {
     /// Name of the added field.
@@ -104,49 +109,88 @@ pub struct LegacyHash {
 
 /// The validated webhook configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WebhookConfig {
+    /// Display name (defaults to the URL's host).
     pub name: String,
+    /// Where to call: `http(s)://…`; placeholders `{id_order}`, `{id_job}`, `{id_event}`, `{event}`, `{account}`, `{id_product}`, `{id_checkout}` and `{{ … }}` expressions, percent-encoded.
     pub url: String,
+    /// HTTP method; `GET` sends the form fields as the query.
     pub method: Method,
+    /// Event types to send, or `["*"]` for all.
     pub events: Vec<String>,
+    /// Product ids or SKUs; non-empty makes it a per-product webhook.
     pub products: Vec<String>,
+    /// All must hold for an event to be sent.
     pub conditions: Vec<Condition>,
+    /// Wait this long, then re-check `conditions` against the latest snapshot.
     pub delay_minutes: u32,
+    /// Deliveries outside every window wait for the next one.
     pub schedule: Option<Schedule>,
+    /// `json` | `form` | `template` | a compatibility profile (`ekademia`, `justclick`, `shoppegram`, `salesdrive`, `sellasist`) | a preset (`telegram`, `slack`, `sheets`).
     pub format: String,
+    /// MiniJinja template of the body (`format: template`, presets).
     pub template: Option<String>,
+    /// `Content-Type` of a template body.
     pub content_type: Option<String>,
+    /// Extra request headers.
     pub headers: BTreeMap<String, String>,
+    /// Success iff the response status is in the list; empty = any 2xx.
     pub expect_status: Vec<u16>,
+    /// Adds a field with a hex digest of some values + the secret, for receivers that check one.
     pub legacy_hash: Option<LegacyHash>,
+    /// Deliveries of one subject go out strictly in event order.
     pub ordered: bool,
+    /// A `410 Gone` from the receiver deletes the webhook (REST Hooks; set by
+    /// `hooks/subscribe`). Otherwise a 410 only ends that delivery `dead`.
+    #[serde(default)]
+    pub unsubscribe_on_410: bool,
 }
 
 /// What the API accepts on create and patch. `null` clears a nullable field.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 #[allow(missing_docs)]
 pub struct WebhookInput {
+    /// Display name (defaults to the URL's host).
     pub name: Option<String>,
+    /// Where to call: `http(s)://…`; placeholders `{id_order}`, `{id_job}`, `{id_event}`, `{event}`, `{account}`, `{id_product}`, `{id_checkout}` and `{{ … }}` expressions, percent-encoded.
     pub url: Option<String>,
+    /// HTTP method; `GET` sends the form fields as the query.
     pub method: Option<Method>,
+    /// `active` | `paused` | `disabled` (set by shophook after persistent failure).
     pub status: Option<WebhookStatus>,
+    /// Event types to send, or `["*"]` for all.
     pub events: Option<Vec<String>>,
+    /// Product ids or SKUs; non-empty makes it a per-product webhook.
     pub products: Option<Vec<String>>,
+    /// All must hold for an event to be sent.
     pub conditions: Option<Vec<Condition>>,
+    /// Wait this long, then re-check `conditions` against the latest snapshot.
     pub delay_minutes: Option<u32>,
+    /// Deliveries outside every window wait for the next one.
     #[serde(default, deserialize_with = "nullable")]
     pub schedule: Option<Option<Schedule>>,
+    /// `json` | `form` | `template` | a compatibility profile (`ekademia`, `justclick`, `shoppegram`, `salesdrive`, `sellasist`) | a preset (`telegram`, `slack`, `sheets`).
     pub format: Option<String>,
+    /// MiniJinja template of the body (`format: template`, presets).
     #[serde(default, deserialize_with = "nullable")]
     pub template: Option<Option<String>>,
+    /// `Content-Type` of a template body.
     #[serde(default, deserialize_with = "nullable")]
     pub content_type: Option<Option<String>>,
+    /// Extra request headers.
     pub headers: Option<BTreeMap<String, String>>,
+    /// Success iff the response status is in the list; empty = any 2xx.
     pub expect_status: Option<Vec<u16>>,
+    /// Adds a field with a hex digest of some values + the secret, for receivers that check one.
     #[serde(default, deserialize_with = "nullable")]
     pub legacy_hash: Option<Option<LegacyHash>>,
+    /// Deliveries of one subject go out strictly in event order.
     pub ordered: Option<bool>,
+    /// A `410 Gone` from the receiver deletes the webhook (REST Hooks).
+    pub unsubscribe_on_410: Option<bool>,
     /// A merchant-chosen secret (create only; rotate has its own route).
     pub secret: Option<String>,
 }
@@ -220,6 +264,7 @@ impl WebhookInput {
             expect_status: Vec::new(),
             legacy_hash: None,
             ordered: false,
+            unsubscribe_on_410: false,
         };
         let status = self.status;
         let secret = self.secret.clone();
@@ -284,6 +329,9 @@ impl WebhookInput {
         }
         if let Some(v) = self.ordered {
             c.ordered = v;
+        }
+        if let Some(v) = self.unsubscribe_on_410 {
+            c.unsubscribe_on_410 = v;
         }
         if self.status == Some(WebhookStatus::Disabled) {
             return Err(FieldError::new(

@@ -188,6 +188,7 @@ pub struct SnapshotOutcome {
 
 /// One HTTP request of a delivery.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Attempt {
     /// `att_` + ULID.
     pub id: String,
@@ -207,6 +208,7 @@ pub struct Attempt {
 
 /// The request of an attempt.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RequestRecord {
     /// Method.
     pub method: String,
@@ -221,6 +223,7 @@ pub struct RequestRecord {
 
 /// The response of an attempt.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ResponseRecord {
     /// Status code.
     pub status: u16,
@@ -260,6 +263,7 @@ pub struct DeliveryUpdate {
 
 /// A delivery as the history shows it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Delivery {
     /// `dlv_` + ULID.
     pub id: String,

@@ -4,7 +4,7 @@
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use serde::Serialize;
 use shophook_core::FieldError;
 use shophook_store::StoreError;
 
@@ -121,20 +121,46 @@ impl IntoResponse for ApiError {
         if status.is_server_error() {
             tracing::error!(error = %self, "request failed");
         }
-        let mut body = json!({"code": code, "message": self.to_string()});
-        if let ApiError::Invalid(e) = &self {
-            body["message"] = json!(e.to_string());
-            if !e.field.is_empty() {
-                body["field"] = json!(e.field);
-            }
-        }
-        let mut resp = (status, Json(json!({ "error": body }))).into_response();
+        let (message, field) = match &self {
+            ApiError::Invalid(e) => (
+                e.to_string(),
+                Some(e.field.clone()).filter(|f| !f.is_empty()),
+            ),
+            other => (other.to_string(), None),
+        };
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: code.to_string(),
+                message,
+                field,
+            },
+        };
+        let mut resp = (status, Json(body)).into_response();
         if status == StatusCode::SERVICE_UNAVAILABLE {
             resp.headers_mut()
                 .insert("retry-after", axum::http::HeaderValue::from_static("1"));
         }
         resp
     }
+}
+
+/// The body of every error response.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// What went wrong.
+    pub error: ErrorDetail,
+}
+
+/// One error: a machine code, a message saying what to fix, the field at fault.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// Machine-readable code, e.g. `invalid_field`, `not_found`, `unauthorized`.
+    pub code: String,
+    /// What is wrong and how to fix it.
+    pub message: String,
+    /// The request field at fault (`url`, `conditions[0].op`), when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
 }
 
 /// A handler result.

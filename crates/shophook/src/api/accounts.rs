@@ -1,34 +1,40 @@
-//! Accounts (operator only) and their API keys.
+//! Accounts (operator only), their API keys and one-time portal links.
 
 use std::sync::Arc;
 
+use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
-use axum::routing::{delete, get, post};
-use axum::{Json, Router};
-use serde::Deserialize;
+use axum::http::{HeaderMap, StatusCode, header};
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use shophook_core::account::Account;
 use shophook_store::NewKey;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use super::Page;
 use super::json::ApiJson;
 use crate::app::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::ids::{hash_key, new_id, new_key};
+use crate::ui::session;
 
 /// Routes under `/v1/accounts`.
-pub fn routes() -> Router<Arc<AppState>> {
-    Router::new()
-        .route("/v1/accounts", post(create).get(list))
-        .route(
-            "/v1/accounts/{account}",
-            get(show).patch(update).delete(remove),
-        )
-        .route("/v1/accounts/{account}/keys", post(create_key))
-        .route("/v1/accounts/{account}/keys/{key}", delete(delete_key))
+pub fn routes() -> OpenApiRouter<Arc<AppState>> {
+    OpenApiRouter::new()
+        .routes(routes!(create, list))
+        .routes(routes!(show, update, remove))
+        .routes(routes!(create_key))
+        .routes(routes!(delete_key))
+        .routes(routes!(portal_link))
 }
 
+/// Creates an account (merchant).
+#[utoipa::path(post, path = "/v1/accounts", tag = "accounts", request_body = Account,
+    responses((status = 201, description = "Created", body = Account),
+              (status = 409, description = "The id is taken", body = crate::error::ErrorBody)))]
 async fn create(
     State(s): State<Arc<AppState>>,
     caller: Caller,
@@ -41,13 +47,18 @@ async fn create(
     Ok((StatusCode::CREATED, Json(account)))
 }
 
-async fn list(State(s): State<Arc<AppState>>, caller: Caller) -> ApiResult<Json<Value>> {
+/// Lists every account, by id.
+#[utoipa::path(get, path = "/v1/accounts", tag = "accounts",
+    responses((status = 200, description = "All accounts", body = Page<Account>)))]
+async fn list(State(s): State<Arc<AppState>>, caller: Caller) -> ApiResult<Json<Page<Account>>> {
     caller.require_operator()?;
-    let accounts = s.store.list_accounts().await?;
-    let items = accounts.iter().map(|a| json!(a)).collect();
-    Ok(Json(super::page(items, None)))
+    Ok(Json(Page::all(s.store.list_accounts().await?)))
 }
 
+/// Reads one account.
+#[utoipa::path(get, path = "/v1/accounts/{account}", tag = "accounts",
+    params(("account" = String, Path, description = "Account id")),
+    responses((status = 200, description = "The account", body = Account)))]
 async fn show(
     State(s): State<Arc<AppState>>,
     caller: Caller,
@@ -73,6 +84,12 @@ fn merge(target: &mut Value, patch: &Value) {
     }
 }
 
+/// Changes an account: a JSON merge patch (RFC 7386) of its fields; `null`
+/// returns a field to its default. The id cannot change.
+#[utoipa::path(patch, path = "/v1/accounts/{account}", tag = "accounts",
+    params(("account" = String, Path, description = "Account id")),
+    request_body(content = Object, description = "The fields of Account to change"),
+    responses((status = 200, description = "The changed account", body = Account)))]
 async fn update(
     State(s): State<Arc<AppState>>,
     caller: Caller,
@@ -105,6 +122,10 @@ async fn update(
     Ok(Json(s.store.update_account(account, s.clock.now()).await?))
 }
 
+/// Deletes an account with everything in it: keys, webhooks, events, history.
+#[utoipa::path(delete, path = "/v1/accounts/{account}", tag = "accounts",
+    params(("account" = String, Path, description = "Account id")),
+    responses((status = 204, description = "Deleted")))]
 async fn remove(
     State(s): State<Arc<AppState>>,
     caller: Caller,
@@ -119,20 +140,38 @@ async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
+/// A new account key (the body may be empty).
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct KeyInput {
+    /// A label for your own records (not stored).
     #[serde(default)]
     #[allow(dead_code)]
     name: Option<String>,
 }
 
+/// A created key; `key` is shown this once.
+#[derive(Serialize, ToSchema)]
+struct KeyCreated {
+    /// Key id (`key_…`), for revoking it.
+    id: String,
+    /// The account it reaches.
+    account: String,
+    /// The bearer key. Stored only as a hash: keep it now.
+    key: String,
+}
+
+/// Creates an API key for an account; the key is in the answer once, never again.
+#[utoipa::path(post, path = "/v1/accounts/{account}/keys", tag = "accounts",
+    params(("account" = String, Path, description = "Account id")),
+    request_body(content = inline(KeyInput), description = "Optional"),
+    responses((status = 201, description = "Created", body = KeyCreated)))]
 async fn create_key(
     State(s): State<Arc<AppState>>,
     caller: Caller,
     Path(id): Path<String>,
     ApiJson(_input): ApiJson<KeyInput>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<KeyCreated>)> {
     caller.require_operator()?;
     let account = caller.account(&s, &id).await?;
     let key = new_key();
@@ -148,10 +187,19 @@ async fn create_key(
     tracing::info!(account = %account.id, key = %key_id, "account key created");
     Ok((
         StatusCode::CREATED,
-        Json(json!({"id": key_id, "account": account.id, "key": key})),
+        Json(KeyCreated {
+            id: key_id,
+            account: account.id,
+            key,
+        }),
     ))
 }
 
+/// Revokes a key at once.
+#[utoipa::path(delete, path = "/v1/accounts/{account}/keys/{key}", tag = "accounts",
+    params(("account" = String, Path, description = "Account id"),
+           ("key" = String, Path, description = "Key id (`key_…`)")),
+    responses((status = 204, description = "Revoked")))]
 async fn delete_key(
     State(s): State<Arc<AppState>>,
     caller: Caller,
@@ -165,6 +213,50 @@ async fn delete_key(
     s.keys.clear();
     tracing::info!(account = %id, %key, "account key revoked");
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// A one-time sign-in link into an account's web UI.
+#[derive(Serialize, ToSchema)]
+struct PortalLink {
+    /// Absolute URL, for the Host this request was sent to.
+    url: String,
+    /// The same, as a path.
+    path: String,
+    /// The link works once, until this time (two minutes).
+    expires_at: jiff::Timestamp,
+}
+
+/// A one-time URL, valid for two minutes and one sign-in, that opens an
+/// account's web UI: a platform embeds the UI with it.
+#[utoipa::path(post, path = "/v1/accounts/{account}/portal-link", tag = "accounts",
+    params(("account" = String, Path, description = "Account id")),
+    responses((status = 201, description = "Created", body = PortalLink)))]
+async fn portal_link(
+    State(s): State<Arc<AppState>>,
+    caller: Caller,
+    Path(account): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<(StatusCode, Json<PortalLink>)> {
+    caller.require_operator()?;
+    let account = caller.account(&s, &account).await?;
+    let secret = session::secret(&s).await?;
+    let now = s.clock.now();
+    let token = session::portal_token(&secret, &account.id, now);
+    let path = format!("/portal/{token}");
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("127.0.0.1:8080");
+    let expires_at =
+        jiff::Timestamp::from_second(now.as_second() + session::PORTAL_SECONDS).unwrap_or(now);
+    Ok((
+        StatusCode::CREATED,
+        Json(PortalLink {
+            url: format!("http://{host}{path}"),
+            path,
+            expires_at,
+        }),
+    ))
 }
 
 #[cfg(test)]

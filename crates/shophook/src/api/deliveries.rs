@@ -4,24 +4,37 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
-use serde_json::{Value, json};
+use serde::Serialize;
 use shophook_core::plan::DeliveryStatus;
-use shophook_store::{Attempt, DeliveryFilter, NextState};
+use shophook_store::{Attempt, Delivery, DeliveryFilter, NextState};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use super::Page;
 use crate::app::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 
 /// Routes under `/v1/accounts/{account}/deliveries`.
-pub fn routes() -> Router<Arc<AppState>> {
-    Router::new()
-        .route("/v1/accounts/{account}/deliveries", get(list))
-        .route("/v1/accounts/{account}/deliveries/{id}", get(show))
-        .route("/v1/accounts/{account}/deliveries/{id}/retry", post(retry))
+pub fn routes() -> OpenApiRouter<Arc<AppState>> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(show))
+        .routes(routes!(retry))
+}
+
+/// A delivery with every attempt, oldest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryWithAttempts {
+    /// The delivery.
+    #[serde(flatten)]
+    pub delivery: Delivery,
+    /// Its attempts, oldest first; each with the request as sent.
+    pub attempts: Vec<Attempt>,
 }
 
 /// The status a delivery will have after this next state.
@@ -36,12 +49,12 @@ pub fn next_status_name(next: &NextState) -> &'static str {
 }
 
 /// An attempt as the API shows it; a body not recorded is the event's envelope.
-pub fn attempt_view(a: &Attempt, envelope: &str) -> Value {
-    let mut v = json!(a);
+pub fn attempt_view(a: &Attempt, envelope: &str) -> Attempt {
+    let mut a = a.clone();
     if a.request.body.is_none() {
-        v["request"]["body"] = json!(envelope);
+        a.request.body = Some(envelope.to_string());
     }
-    v
+    a
 }
 
 const PARAMS: &[&str] = &[
@@ -90,12 +103,23 @@ fn filter(q: HashMap<String, String>) -> ApiResult<DeliveryFilter> {
     })
 }
 
+/// Lists deliveries, newest first, with filters and cursor paging: pass a page's
+/// `next_cursor` as `before` for the next one.
+#[utoipa::path(get, path = "/v1/accounts/{account}/deliveries", tag = "deliveries",
+    params(("account" = String, Path, description = "Account id"),
+           ("webhook" = Option<String>, Query, description = "Only this webhook"),
+           ("status" = Option<String>, Query, description = "scheduled, pending, succeeded, failed, dead or skipped"),
+           ("event_type" = Option<String>, Query, description = "Only this event type, e.g. order.paid"),
+           ("subject" = Option<String>, Query, description = "Only this subject, e.g. order:1001"),
+           ("before" = Option<String>, Query, description = "Cursor: deliveries older than this delivery id"),
+           ("limit" = Option<u32>, Query, description = "Page size, 1–1000 (50)", minimum = 1, maximum = 1000)),
+    responses((status = 200, description = "A page of deliveries", body = Page<Delivery>)))]
 async fn list(
     State(s): State<Arc<AppState>>,
     caller: Caller,
     Path(account): Path<String>,
     Query(q): Query<HashMap<String, String>>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Page<Delivery>>> {
     let account = caller.account(&s, &account).await?;
     let f = filter(q)?;
     let limit = f.limit as usize;
@@ -103,45 +127,58 @@ async fn list(
     let next = (items.len() == limit)
         .then(|| items.last().map(|d| d.id.clone()))
         .flatten();
-    Ok(Json(super::page(
-        items.iter().map(|d| json!(d)).collect(),
-        next,
-    )))
+    Ok(Json(Page {
+        data: items,
+        next_cursor: next,
+    }))
 }
 
+/// Reads one delivery with its attempts: the exact request sent each time and
+/// what came back.
+#[utoipa::path(get, path = "/v1/accounts/{account}/deliveries/{id}", tag = "deliveries",
+    params(("account" = String, Path, description = "Account id"),
+           ("id" = String, Path, description = "Delivery id (`dlv_…`)")),
+    responses((status = 200, description = "The delivery", body = DeliveryWithAttempts)))]
 async fn show(
     State(s): State<Arc<AppState>>,
     caller: Caller,
     Path((account, id)): Path<(String, String)>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<DeliveryWithAttempts>> {
     let account = caller.account(&s, &account).await?;
     let d = s
         .store
         .delivery(&account.id, &id)
         .await?
         .ok_or(ApiError::NotFound("delivery"))?;
-    let mut v = json!(d.delivery);
-    v["attempts"] = Value::Array(
-        d.attempts
-            .iter()
-            .map(|a| attempt_view(a, &d.envelope))
-            .collect(),
-    );
-    Ok(Json(v))
+    let attempts = d
+        .attempts
+        .iter()
+        .map(|a| attempt_view(a, &d.envelope))
+        .collect();
+    Ok(Json(DeliveryWithAttempts {
+        delivery: d.delivery,
+        attempts,
+    }))
 }
 
+/// Sends a finished or waiting delivery again now (same delivery id).
+#[utoipa::path(post, path = "/v1/accounts/{account}/deliveries/{id}/retry", tag = "deliveries",
+    params(("account" = String, Path, description = "Account id"),
+           ("id" = String, Path, description = "Delivery id (`dlv_…`)")),
+    responses((status = 202, description = "Queued", body = Delivery),
+              (status = 409, description = "The delivery is being sent right now", body = crate::error::ErrorBody)))]
 async fn retry(
     State(s): State<Arc<AppState>>,
     caller: Caller,
     Path((account, id)): Path<(String, String)>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<Delivery>)> {
     let account = caller.account(&s, &account).await?;
     let d = s
         .store
         .retry_delivery(&account.id, &id, s.clock.now())
         .await?
         .ok_or(ApiError::NotFound("delivery"))?;
-    Ok((StatusCode::ACCEPTED, Json(json!(d))))
+    Ok((StatusCode::ACCEPTED, Json(d)))
 }
 
 #[cfg(test)]

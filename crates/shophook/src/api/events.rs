@@ -3,15 +3,17 @@
 
 use std::sync::Arc;
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::routing::{get, post};
-use axum::{Json, Router};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use shophook_core::event::{Event, EventType};
 use shophook_core::render::json_envelope;
 use shophook_store::{IngestOutcome, NewEvent, Target};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::json::ApiJson;
 use crate::app::AppState;
@@ -19,15 +21,19 @@ use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::ids::new_id;
 
-/// Routes under `/v1/accounts/{account}/events`.
-pub fn routes() -> Router<Arc<AppState>> {
-    Router::new()
-        .route("/v1/accounts/{account}/events", post(create))
-        .route("/v1/accounts/{account}/events/{id}", get(show))
-        .route("/v1/accounts/{account}/catalog", get(catalog))
+/// Routes under `/v1/accounts/{account}/events` and the catalog.
+pub fn routes() -> OpenApiRouter<Arc<AppState>> {
+    OpenApiRouter::new()
+        .routes(routes!(create))
+        .routes(routes!(show))
+        .routes(routes!(catalog))
 }
 
-/// Event types, field paths with descriptions and examples, operators.
+/// What conditions and templates can use: event types, every field path with
+/// description and example, the condition operators.
+#[utoipa::path(get, path = "/v1/accounts/{account}/catalog", tag = "events",
+    params(("account" = String, Path, description = "Account id")),
+    responses((status = 200, description = "The catalog", body = Object)))]
 async fn catalog(
     State(s): State<Arc<AppState>>,
     caller: Caller,
@@ -37,15 +43,51 @@ async fn catalog(
     Ok(Json(shophook_core::catalog::catalog()))
 }
 
-#[derive(Deserialize)]
+/// An event to send to every webhook it reaches.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct EventInput {
+    /// Event type, e.g. `order.paid`.
     #[serde(rename = "type")]
     event_type: String,
+    /// What it is about (`order:1001`); derived from `data` when absent.
     #[serde(default)]
     subject: Option<String>,
+    /// The resource under its own name: `{"order": {…}}`.
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     data: Option<Value>,
+}
+
+/// A stored event.
+#[derive(Serialize, ToSchema)]
+struct EventAccepted {
+    /// Event id (`evt_…`).
+    id: String,
+    /// How many deliveries it made.
+    deliveries: usize,
+}
+
+/// An event with its deliveries.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Event)]
+struct EventView {
+    /// Event id (`evt_…`).
+    id: String,
+    /// Event type.
+    #[serde(rename = "type")]
+    event_type: &'static str,
+    /// Account.
+    account: String,
+    /// What it is about, e.g. `order:1001`.
+    subject: Option<String>,
+    /// When it was stored.
+    created_at: jiff::Timestamp,
+    /// The resource at that moment.
+    #[schema(value_type = Object)]
+    data: Value,
+    /// Its deliveries' ids.
+    deliveries: Vec<String>,
 }
 
 fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
@@ -121,13 +163,20 @@ fn validate(input: EventInput, account: &str, now: jiff::Timestamp) -> ApiResult
     })
 }
 
+/// Stores an event and its deliveries — durably, before answering. A repeated
+/// `Idempotency-Key` answers the first event again and stores nothing.
+#[utoipa::path(post, path = "/v1/accounts/{account}/events", tag = "events",
+    params(("account" = String, Path, description = "Account id"),
+           ("Idempotency-Key" = Option<String>, Header, description = "1–255 characters; a repeat returns the first answer")),
+    request_body = EventInput,
+    responses((status = 202, description = "Stored; deliveries are on their way", body = EventAccepted)))]
 async fn create(
     State(s): State<Arc<AppState>>,
     caller: Caller,
     Path(account): Path<String>,
     headers: HeaderMap,
     ApiJson(input): ApiJson<EventInput>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<EventAccepted>)> {
     let account = caller.account(&s, &account).await?;
     let key = idempotency_key(&headers)?;
     let event = validate(input, &account.id, s.clock.now())?;
@@ -147,14 +196,20 @@ async fn create(
             deliveries,
         }) => Ok((
             StatusCode::ACCEPTED,
-            Json(json!({"id": event_id, "deliveries": deliveries.len()})),
+            Json(EventAccepted {
+                id: event_id,
+                deliveries: deliveries.len(),
+            }),
         )),
         Some(IngestOutcome::Replayed {
             event_id,
             deliveries,
         }) => Ok((
             StatusCode::ACCEPTED,
-            Json(json!({"id": event_id, "deliveries": deliveries})),
+            Json(EventAccepted {
+                id: event_id,
+                deliveries: deliveries as usize,
+            }),
         )),
         Some(IngestOutcome::NoAccount) => Err(ApiError::NotFound("account")),
         other => Err(ApiError::Internal(format!(
@@ -163,20 +218,30 @@ async fn create(
     }
 }
 
+/// Reads one event with its delivery ids.
+#[utoipa::path(get, path = "/v1/accounts/{account}/events/{id}", tag = "events",
+    params(("account" = String, Path, description = "Account id"),
+           ("id" = String, Path, description = "Event id (`evt_…`)")),
+    responses((status = 200, description = "The event", body = EventView)))]
 async fn show(
     State(s): State<Arc<AppState>>,
     caller: Caller,
     Path((account, id)): Path<(String, String)>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<EventView>> {
     let account = caller.account(&s, &account).await?;
     let (ev, deliveries) = s
         .store
         .event(&account.id, &id)
         .await?
         .ok_or(ApiError::NotFound("event"))?;
-    let e = &ev.event;
-    Ok(Json(json!({
-        "id": e.id, "type": e.event_type.as_str(), "account": e.account, "subject": e.subject,
-        "created_at": e.created_at, "data": e.data, "deliveries": deliveries,
-    })))
+    let e = ev.event;
+    Ok(Json(EventView {
+        id: e.id,
+        event_type: e.event_type.as_str(),
+        account: e.account,
+        subject: e.subject,
+        created_at: e.created_at,
+        data: e.data,
+        deliveries,
+    }))
 }

@@ -5,22 +5,61 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde_json::{Value, json};
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::app::AppState;
 
-/// The process is up.
-pub async fn healthz() -> Json<Value> {
-    Json(json!({"status": "ok"}))
+/// Routes `/healthz` and `/readyz`.
+pub fn routes() -> OpenApiRouter<Arc<AppState>> {
+    OpenApiRouter::new()
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
 }
 
-/// The database answers.
-pub async fn readyz(State(state): State<Arc<AppState>>) -> (StatusCode, Json<Value>) {
+/// Health of the process or its database.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    /// `ok`, `ready` or `unavailable`.
+    pub status: &'static str,
+    /// Why the database cannot be used, when it cannot.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Liveness: the process is up and serving.
+#[utoipa::path(get, path = "/healthz", tag = "health", security(()),
+    responses((status = 200, description = "The process is up", body = Health)))]
+pub async fn healthz() -> Json<Health> {
+    Json(Health {
+        status: "ok",
+        error: None,
+    })
+}
+
+/// Readiness: the database answers. Load balancers send traffic only to ready nodes.
+#[utoipa::path(get, path = "/readyz", tag = "health", security(()),
+    responses(
+        (status = 200, description = "The database answers", body = Health),
+        (status = 503, description = "The database cannot be reached", body = Health),
+    ))]
+pub async fn readyz(State(state): State<Arc<AppState>>) -> (StatusCode, Json<Health>) {
     match state.store.setting(shophook_store::ADMIN_KEY_SETTING).await {
-        Ok(_) => (StatusCode::OK, Json(json!({"status": "ready"}))),
+        Ok(_) => (
+            StatusCode::OK,
+            Json(Health {
+                status: "ready",
+                error: None,
+            }),
+        ),
         Err(e) => (
             StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({"status": "unavailable", "error": e.to_string()})),
+            Json(Health {
+                status: "unavailable",
+                error: Some(e.to_string()),
+            }),
         ),
     }
 }

@@ -1,10 +1,11 @@
-//! JSON request bodies with the spec's errors: malformed JSON is a 400, a wrong
-//! type, a missing or an unknown field a 422 naming the field, an oversized body a
-//! 413, a non-JSON content type a 415. Never a 500.
+//! JSON request bodies and query strings with the spec's errors: malformed JSON is
+//! a 400, a wrong type, a missing or an unknown field a 422 naming the field, an
+//! oversized body a 413, a non-JSON content type a 415. Never a 500.
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, Request};
+use axum::extract::{FromRequest, FromRequestParts, Query, Request};
 use axum::http::header::CONTENT_TYPE;
+use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
@@ -42,6 +43,39 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
             }
         }
         parse(if empty { b"{}" } else { &bytes }).map(ApiJson)
+    }
+}
+
+/// A query string; a missing, unknown or malformed parameter is a 422 naming it.
+pub struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        match Query::<T>::try_from_uri(&parts.uri) {
+            Ok(Query(q)) => Ok(ApiQuery(q)),
+            Err(e) => {
+                let text = e.body_text();
+                let msg = text
+                    .strip_prefix("Failed to deserialize query string: ")
+                    .unwrap_or(&text)
+                    .to_string();
+                let named = |prefix: &str| {
+                    msg.strip_prefix(prefix)
+                        .and_then(|r| r.split('`').next())
+                        .map(str::to_string)
+                };
+                let (field, code) = if let Some(f) = named("missing field `") {
+                    (f, "required")
+                } else if let Some(f) = named("unknown field `") {
+                    (f, "unknown_parameter")
+                } else {
+                    (String::new(), "invalid_parameter")
+                };
+                Err(ApiError::field(field, code, format!("query string: {msg}")))
+            }
+        }
     }
 }
 

@@ -4,15 +4,17 @@
 
 use std::sync::Arc;
 
+use axum::Json;
 use axum::extract::{Path, State};
-use axum::routing::post;
-use axum::{Json, Router};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use shophook_core::derive::ResourceKind;
 use shophook_core::event::{Event, EventType};
 use shophook_core::render::{RenderInput, json_envelope, render_request};
 use shophook_core::signing::Secret;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::json::ApiJson;
 use crate::app::AppState;
@@ -20,34 +22,60 @@ use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 
 /// The preview route.
-pub fn routes() -> Router<Arc<AppState>> {
-    Router::new().route(
-        "/v1/accounts/{account}/webhooks/{id}/preview",
-        post(preview),
-    )
+pub fn routes() -> OpenApiRouter<Arc<AppState>> {
+    OpenApiRouter::new().routes(routes!(preview))
 }
 
-#[derive(Deserialize)]
+/// What to preview: an event type and the resource to render it with — inline, a
+/// stored one by `id`, or (neither) a built-in sample.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct PreviewInput {
+    /// Event type, e.g. `order.paid`.
     event_type: String,
+    /// An inline order.
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     order: Option<Value>,
+    /// An inline checkout.
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     checkout: Option<Value>,
+    /// An inline product.
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     product: Option<Value>,
     /// Use the stored resource with this id instead of an inline one.
     #[serde(default)]
     id: Option<String>,
 }
 
+/// The request a webhook would send. Header values that carry credentials are masked.
+#[derive(Serialize, ToSchema)]
+struct Preview {
+    /// HTTP method.
+    method: &'static str,
+    /// The URL with placeholders filled.
+    url: String,
+    /// Headers in order, as `[name, value]` pairs.
+    headers: Vec<(String, String)>,
+    /// The body.
+    body: String,
+}
+
+/// Renders the exact request this webhook would send for an event — URL, headers,
+/// signature, body in its format — without sending or storing anything.
+#[utoipa::path(post, path = "/v1/accounts/{account}/webhooks/{id}/preview", tag = "webhooks",
+    params(("account" = String, Path, description = "Account id"),
+           ("id" = String, Path, description = "Webhook id (`wh_…`)")),
+    request_body = PreviewInput,
+    responses((status = 200, description = "The request", body = Preview)))]
 async fn preview(
     State(s): State<Arc<AppState>>,
     caller: Caller,
     Path((account, id)): Path<(String, String)>,
     ApiJson(input): ApiJson<PreviewInput>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Preview>> {
     let account = caller.account(&s, &account).await?;
     let hook = s
         .store
@@ -66,14 +94,34 @@ async fn preview(
         input.id,
     )
     .await?;
-    let headers: Vec<Value> = req
+    let headers = req
         .headers
         .iter()
-        .map(|(k, v)| json!([k, crate::worker::send::mask(k, v)]))
+        .map(|(k, v)| (k.clone(), crate::worker::send::mask(k, v)))
         .collect();
-    Ok(Json(
-        json!({"method": req.method.as_str(), "url": req.url, "headers": headers, "body": &*req.body}),
-    ))
+    Ok(Json(Preview {
+        method: req.method.as_str(),
+        url: req.url,
+        headers,
+        body: req.body.to_string(),
+    }))
+}
+
+/// An event's `data` made of the built-in sample: the subject under its own name,
+/// plus `previous_status` / `previous_stock` for the events that carry one.
+pub fn sample_data(event_type: EventType) -> Value {
+    let sample = shophook_core::template::sample_context();
+    let mut data = json!({});
+    if let Some(kind) = event_type.subject_kind() {
+        data[kind] = sample[kind].clone();
+    }
+    if event_type == EventType::OrderStatusChanged {
+        data["previous_status"] = sample["previous_status"].clone();
+    }
+    if event_type == EventType::ProductStockChanged {
+        data["previous_stock"] = sample["previous_stock"].clone();
+    }
+    data
 }
 
 /// Renders the request `config` would send for `event_type` with an inline
@@ -96,10 +144,9 @@ pub async fn render_preview(
             format!("`{event_type}` is not an event type"),
         )
     })?;
-    let sample = shophook_core::template::sample_context();
-    let mut data = json!({});
-    if let Some(kind) = event_type.subject_kind() {
-        let resource = match (inline, stored_id.filter(|i| !i.trim().is_empty())) {
+    let resource = match event_type.subject_kind() {
+        None => None,
+        Some(kind) => Some(match (inline, stored_id.filter(|i| !i.trim().is_empty())) {
             (Some(v), _) => v,
             (None, Some(rid)) => {
                 let k = ResourceKind::parse(kind).expect("subject kinds are resource kinds");
@@ -109,22 +156,21 @@ pub async fn render_preview(
                     .map(|(doc, _)| doc)
                     .ok_or(ApiError::NotFound("resource"))?
             }
-            (None, None) => sample[kind].clone(),
-        };
-        if !resource.is_object() {
-            return Err(ApiError::field(
-                kind,
-                "invalid_field",
-                format!("`{kind}` is an object"),
-            ));
-        }
-        data[kind] = resource;
-        if event_type == EventType::OrderStatusChanged {
-            data["previous_status"] = sample["previous_status"].clone();
-        }
-        if event_type == EventType::ProductStockChanged {
-            data["previous_stock"] = sample["previous_stock"].clone();
-        }
+            (None, None) => sample_data(event_type)[kind].clone(),
+        }),
+    };
+    if let (Some(kind), Some(r)) = (event_type.subject_kind(), &resource)
+        && !r.is_object()
+    {
+        return Err(ApiError::field(
+            kind,
+            "invalid_field",
+            format!("`{kind}` is an object"),
+        ));
+    }
+    let mut data = sample_data(event_type);
+    if let (Some(kind), Some(r)) = (event_type.subject_kind(), resource) {
+        data[kind] = r;
     }
     let now = s.clock.now();
     let subject = event_type

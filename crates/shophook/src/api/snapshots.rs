@@ -4,13 +4,16 @@
 
 use std::sync::Arc;
 
+use axum::Json;
 use axum::extract::{Path, State};
-use axum::routing::put;
-use axum::{Json, Router};
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 use shophook_core::derive::ResourceKind;
 use shophook_core::snapshot;
 use shophook_store::{SnapshotOutcome, SnapshotWrite};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::json::ApiJson;
 use crate::app::AppState;
@@ -18,29 +21,63 @@ use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 
 /// Routes for orders, checkouts and products.
-pub fn routes() -> Router<Arc<AppState>> {
-    Router::new()
-        .route(
-            "/v1/accounts/{account}/orders/{id}",
-            put(put_order).get(get_order),
-        )
-        .route(
-            "/v1/accounts/{account}/checkouts/{id}",
-            put(put_checkout).get(get_checkout),
-        )
-        .route(
-            "/v1/accounts/{account}/products/{id}",
-            put(put_product).get(get_product).delete(delete_product),
-        )
+pub fn routes() -> OpenApiRouter<Arc<AppState>> {
+    OpenApiRouter::new()
+        .routes(routes!(put_order, get_order))
+        .routes(routes!(put_checkout, get_checkout))
+        .routes(routes!(put_product, get_product, delete_product))
 }
 
-fn answer(o: SnapshotOutcome) -> Json<Value> {
-    let events: Vec<Value> = o
-        .events
-        .iter()
-        .map(|(id, t)| json!({"id": id, "type": t.as_str()}))
-        .collect();
-    Json(json!({"version": o.version, "events": events}))
+/// An event a snapshot write derived.
+#[derive(Debug, Serialize, ToSchema)]
+struct DerivedEvent {
+    /// Event id (`evt_…`).
+    id: String,
+    /// Event type, e.g. `order.paid`.
+    #[serde(rename = "type")]
+    event_type: &'static str,
+}
+
+/// What a snapshot write stored and derived.
+#[derive(Debug, Serialize, ToSchema)]
+struct SnapshotStored {
+    /// The resource's version after the write.
+    version: i64,
+    /// The events derived from the change, in order (none for the same snapshot twice).
+    events: Vec<DerivedEvent>,
+}
+
+/// The latest snapshot of a resource, under its own name.
+#[derive(Debug, Serialize, ToSchema)]
+struct SnapshotRead {
+    /// Its version.
+    version: i64,
+    /// The order (for orders).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    order: Option<Value>,
+    /// The checkout (for checkouts).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    checkout: Option<Value>,
+    /// The product (for products).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    product: Option<Value>,
+}
+
+fn answer(o: SnapshotOutcome) -> Json<SnapshotStored> {
+    Json(SnapshotStored {
+        version: o.version,
+        events: o
+            .events
+            .into_iter()
+            .map(|(id, t)| DerivedEvent {
+                id,
+                event_type: t.as_str(),
+            })
+            .collect(),
+    })
 }
 
 /// Splits the optimistic-concurrency `version` off the snapshot.
@@ -66,7 +103,7 @@ async fn store(
     kind: ResourceKind,
     id: String,
     mut body: Value,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<SnapshotStored>> {
     let account = caller.account(s, account).await?;
     let version = take_version(&mut body)?;
     snapshot::validate(kind, &id, &body)?;
@@ -93,7 +130,7 @@ async fn read(
     account: &str,
     kind: ResourceKind,
     id: &str,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<SnapshotRead>> {
     let account = caller.account(s, account).await?;
     let (doc, version) =
         s.store
@@ -104,65 +141,120 @@ async fn read(
                 ResourceKind::Checkout => "checkout",
                 ResourceKind::Product => "product",
             }))?;
-    Ok(Json(json!({"version": version, kind.as_str(): doc})))
+    let mut read = SnapshotRead {
+        version,
+        order: None,
+        checkout: None,
+        product: None,
+    };
+    *match kind {
+        ResourceKind::Order => &mut read.order,
+        ResourceKind::Checkout => &mut read.checkout,
+        ResourceKind::Product => &mut read.product,
+    } = Some(doc);
+    Ok(Json(read))
 }
 
+/// Stores an order snapshot; answers the events derived from the change (stored with their
+/// deliveries in one transaction). A `version` lower than the stored one is refused with 409.
+#[utoipa::path(put, path = "/v1/accounts/{account}/orders/{id}", tag = "snapshots",
+    params(("account" = String, Path, description = "Account id"),
+           ("id" = String, Path, description = "The order's id in your shop")),
+    request_body(content = Object, description = "The order (see the spec's resource shapes); optional `version`"),
+    responses((status = 200, description = "Stored", body = SnapshotStored),
+              (status = 409, description = "A newer version is stored", body = crate::error::ErrorBody)))]
 async fn put_order(
     State(s): State<Arc<AppState>>,
     caller: Caller,
     Path((a, id)): Path<(String, String)>,
     ApiJson(body): ApiJson<Value>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<SnapshotStored>> {
     store(&s, &caller, &a, ResourceKind::Order, id, body).await
 }
 
+/// Stores a checkout snapshot; answers the events derived from the change. A `version`
+/// lower than the stored one is refused with 409.
+#[utoipa::path(put, path = "/v1/accounts/{account}/checkouts/{id}", tag = "snapshots",
+    params(("account" = String, Path, description = "Account id"),
+           ("id" = String, Path, description = "The checkout's id in your shop")),
+    request_body(content = Object, description = "The checkout (see the spec's resource shapes); optional `version`"),
+    responses((status = 200, description = "Stored", body = SnapshotStored),
+              (status = 409, description = "A newer version is stored", body = crate::error::ErrorBody)))]
 async fn put_checkout(
     State(s): State<Arc<AppState>>,
     caller: Caller,
     Path((a, id)): Path<(String, String)>,
     ApiJson(body): ApiJson<Value>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<SnapshotStored>> {
     store(&s, &caller, &a, ResourceKind::Checkout, id, body).await
 }
 
+/// Stores a product snapshot; answers the events derived from the change. A `version`
+/// lower than the stored one is refused with 409.
+#[utoipa::path(put, path = "/v1/accounts/{account}/products/{id}", tag = "snapshots",
+    params(("account" = String, Path, description = "Account id"),
+           ("id" = String, Path, description = "The product's id in your shop")),
+    request_body(content = Object, description = "The product (see the spec's resource shapes); optional `version`"),
+    responses((status = 200, description = "Stored", body = SnapshotStored),
+              (status = 409, description = "A newer version is stored", body = crate::error::ErrorBody)))]
 async fn put_product(
     State(s): State<Arc<AppState>>,
     caller: Caller,
     Path((a, id)): Path<(String, String)>,
     ApiJson(body): ApiJson<Value>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<SnapshotStored>> {
     store(&s, &caller, &a, ResourceKind::Product, id, body).await
 }
 
+/// Reads the latest order snapshot and its version.
+#[utoipa::path(get, path = "/v1/accounts/{account}/orders/{id}", tag = "snapshots",
+    params(("account" = String, Path, description = "Account id"),
+           ("id" = String, Path, description = "The order's id in your shop")),
+    responses((status = 200, description = "The snapshot", body = SnapshotRead)))]
 async fn get_order(
     State(s): State<Arc<AppState>>,
     caller: Caller,
     Path((a, id)): Path<(String, String)>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<SnapshotRead>> {
     read(&s, &caller, &a, ResourceKind::Order, &id).await
 }
 
+/// Reads the latest checkout snapshot and its version.
+#[utoipa::path(get, path = "/v1/accounts/{account}/checkouts/{id}", tag = "snapshots",
+    params(("account" = String, Path, description = "Account id"),
+           ("id" = String, Path, description = "The checkout's id in your shop")),
+    responses((status = 200, description = "The snapshot", body = SnapshotRead)))]
 async fn get_checkout(
     State(s): State<Arc<AppState>>,
     caller: Caller,
     Path((a, id)): Path<(String, String)>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<SnapshotRead>> {
     read(&s, &caller, &a, ResourceKind::Checkout, &id).await
 }
 
+/// Reads the latest product snapshot and its version.
+#[utoipa::path(get, path = "/v1/accounts/{account}/products/{id}", tag = "snapshots",
+    params(("account" = String, Path, description = "Account id"),
+           ("id" = String, Path, description = "The product's id in your shop")),
+    responses((status = 200, description = "The snapshot", body = SnapshotRead)))]
 async fn get_product(
     State(s): State<Arc<AppState>>,
     caller: Caller,
     Path((a, id)): Path<(String, String)>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<SnapshotRead>> {
     read(&s, &caller, &a, ResourceKind::Product, &id).await
 }
 
+/// Deletes a product; derives `product.deleted`.
+#[utoipa::path(delete, path = "/v1/accounts/{account}/products/{id}", tag = "snapshots",
+    params(("account" = String, Path, description = "Account id"),
+           ("id" = String, Path, description = "The product's id in your shop")),
+    responses((status = 200, description = "Deleted", body = SnapshotStored)))]
 async fn delete_product(
     State(s): State<Arc<AppState>>,
     caller: Caller,
     Path((a, id)): Path<(String, String)>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<SnapshotStored>> {
     let account = caller.account(&s, &a).await?;
     let outcome = s
         .store

@@ -3,22 +3,25 @@
 
 use std::sync::Arc;
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
-use jiff::SignedDuration;
-use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use jiff::{SignedDuration, Timestamp};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 use shophook_core::event::{Event, EventType};
 use shophook_core::render::json_envelope;
 use shophook_core::signing::Secret;
-use shophook_core::webhook::{WebhookInput, WebhookStatus};
+use shophook_core::webhook::{WebhookConfig, WebhookInput, WebhookStatus};
 use shophook_store::{
-    ClaimedDelivery, DeliveryUpdate, IngestOutcome, NewEvent, StatusChange, StoredEvent,
+    Attempt, ClaimedDelivery, DeliveryUpdate, IngestOutcome, NewEvent, StatusChange, StoredEvent,
     StoredWebhook, Target,
 };
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use super::Page;
 use super::json::ApiJson;
 use crate::app::AppState;
 use crate::auth::Caller;
@@ -26,37 +29,54 @@ use crate::error::{ApiError, ApiResult};
 use crate::ids::{new_id, secret_bytes};
 
 /// Routes under `/v1/accounts/{account}/webhooks`.
-pub fn routes() -> Router<Arc<AppState>> {
-    let base = "/v1/accounts/{account}/webhooks";
-    Router::new()
-        .route(base, post(create).get(list))
-        .route(
-            &format!("{base}/{{id}}"),
-            get(show).patch(update).delete(remove),
-        )
-        .route(&format!("{base}/{{id}}/pause"), post(pause))
-        .route(&format!("{base}/{{id}}/resume"), post(resume))
-        .route(&format!("{base}/{{id}}/test"), post(test))
-        .route(&format!("{base}/{{id}}/rotate-secret"), post(rotate_secret))
-        .route(&format!("{base}/{{id}}/replay"), post(replay_route))
+pub fn routes() -> OpenApiRouter<Arc<AppState>> {
+    OpenApiRouter::new()
+        .routes(routes!(create, list))
+        .routes(routes!(show, update, remove))
+        .routes(routes!(pause))
+        .routes(routes!(resume))
+        .routes(routes!(test))
+        .routes(routes!(rotate_secret))
+        .routes(routes!(replay_route))
 }
 
-/// The API view of a webhook: its config plus id, account, status, secret, times.
-pub fn view(w: &StoredWebhook) -> Value {
-    let mut out = Map::new();
-    out.insert("id".into(), json!(w.id));
-    out.insert("account".into(), json!(w.account_id));
-    if let Value::Object(config) = json!(w.config) {
-        out.extend(config);
+/// A webhook as the API shows it: its configuration plus id, account, status,
+/// secret and times.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Webhook)]
+pub struct WebhookView {
+    /// `wh_…`
+    pub id: String,
+    /// Owning account.
+    pub account: String,
+    /// The configuration.
+    #[serde(flatten)]
+    pub config: WebhookConfig,
+    /// `active`, `paused`, or `disabled` after persistent failure.
+    pub status: WebhookStatus,
+    /// The signing secret (`whsec_…`, or the merchant's own).
+    pub secret: String,
+    /// After a rotation the previous secret signs too, until this time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous_secret_expires_at: Option<Timestamp>,
+    /// Created.
+    pub created_at: Timestamp,
+    /// Last changed.
+    pub updated_at: Timestamp,
+}
+
+/// The API view of a webhook.
+pub fn view(w: &StoredWebhook) -> WebhookView {
+    WebhookView {
+        id: w.id.clone(),
+        account: w.account_id.clone(),
+        config: w.config.clone(),
+        status: w.status,
+        secret: w.secret.clone(),
+        previous_secret_expires_at: w.previous_secret.as_ref().and(w.previous_secret_until),
+        created_at: w.created_at,
+        updated_at: w.updated_at,
     }
-    out.insert("status".into(), json!(w.status.as_str()));
-    out.insert("secret".into(), json!(w.secret));
-    if let (Some(_), Some(until)) = (&w.previous_secret, w.previous_secret_until) {
-        out.insert("previous_secret_expires_at".into(), json!(until));
-    }
-    out.insert("created_at".into(), json!(w.created_at));
-    out.insert("updated_at".into(), json!(w.updated_at));
-    Value::Object(out)
 }
 
 fn secret_from(given: Option<String>) -> ApiResult<String> {
@@ -99,25 +119,35 @@ pub async fn create_webhook(
     Ok(hook)
 }
 
+/// Creates a webhook. `url` and `events` are required; a `whsec_…` secret is
+/// generated unless you give one.
+#[utoipa::path(post, path = "/v1/accounts/{account}/webhooks", tag = "webhooks",
+    params(("account" = String, Path, description = "Account id")),
+    request_body = WebhookInput,
+    responses((status = 201, description = "Created", body = WebhookView)))]
 async fn create(
     State(s): State<Arc<AppState>>,
     caller: Caller,
     Path(account): Path<String>,
     ApiJson(input): ApiJson<WebhookInput>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<WebhookView>)> {
     let account = caller.account(&s, &account).await?;
     let hook = create_webhook(&s, &account, input).await?;
     Ok((StatusCode::CREATED, Json(view(&hook))))
 }
 
+/// Lists an account's webhooks, oldest first.
+#[utoipa::path(get, path = "/v1/accounts/{account}/webhooks", tag = "webhooks",
+    params(("account" = String, Path, description = "Account id")),
+    responses((status = 200, description = "The webhooks", body = Page<WebhookView>)))]
 async fn list(
     State(s): State<Arc<AppState>>,
     caller: Caller,
     Path(account): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Page<WebhookView>>> {
     let account = caller.account(&s, &account).await?;
     let hooks = s.store.list_webhooks(&account.id).await?;
-    Ok(Json(super::page(hooks.iter().map(view).collect(), None)))
+    Ok(Json(Page::all(hooks.iter().map(view).collect())))
 }
 
 async fn find(s: &AppState, caller: &Caller, account: &str, id: &str) -> ApiResult<StoredWebhook> {
@@ -128,20 +158,33 @@ async fn find(s: &AppState, caller: &Caller, account: &str, id: &str) -> ApiResu
         .ok_or(ApiError::NotFound("webhook"))
 }
 
+/// Reads one webhook.
+#[utoipa::path(get, path = "/v1/accounts/{account}/webhooks/{id}", tag = "webhooks",
+    params(("account" = String, Path, description = "Account id"),
+           ("id" = String, Path, description = "Webhook id (`wh_…`)")),
+    responses((status = 200, description = "The webhook", body = WebhookView)))]
 async fn show(
     State(s): State<Arc<AppState>>,
     caller: Caller,
     Path((account, id)): Path<(String, String)>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<WebhookView>> {
     Ok(Json(view(&find(&s, &caller, &account, &id).await?)))
 }
 
+/// Changes a webhook: the fields given replace the stored ones (`null` clears a
+/// nullable field); the result is validated as a whole. The secret changes only
+/// with rotate-secret.
+#[utoipa::path(patch, path = "/v1/accounts/{account}/webhooks/{id}", tag = "webhooks",
+    params(("account" = String, Path, description = "Account id"),
+           ("id" = String, Path, description = "Webhook id (`wh_…`)")),
+    request_body = WebhookInput,
+    responses((status = 200, description = "The changed webhook", body = WebhookView)))]
 async fn update(
     State(s): State<Arc<AppState>>,
     caller: Caller,
     Path((account, id)): Path<(String, String)>,
     ApiJson(mut input): ApiJson<WebhookInput>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<WebhookView>> {
     let mut hook = find(&s, &caller, &account, &id).await?;
     if input.secret.is_some() {
         return Err(ApiError::field(
@@ -169,6 +212,11 @@ async fn update(
     Ok(Json(view(&hook)))
 }
 
+/// Deletes a webhook; its unfinished deliveries end `skipped`.
+#[utoipa::path(delete, path = "/v1/accounts/{account}/webhooks/{id}", tag = "webhooks",
+    params(("account" = String, Path, description = "Account id"),
+           ("id" = String, Path, description = "Webhook id (`wh_…`)")),
+    responses((status = 204, description = "Deleted")))]
 async fn remove(
     State(s): State<Arc<AppState>>,
     caller: Caller,
@@ -186,11 +234,17 @@ async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Pauses a webhook: nothing is sent; deliveries of new events are held as
+/// `scheduled` until it is resumed.
+#[utoipa::path(post, path = "/v1/accounts/{account}/webhooks/{id}/pause", tag = "webhooks",
+    params(("account" = String, Path, description = "Account id"),
+           ("id" = String, Path, description = "Webhook id (`wh_…`)")),
+    responses((status = 200, description = "The paused webhook", body = WebhookView)))]
 async fn pause(
     State(s): State<Arc<AppState>>,
     caller: Caller,
     Path((account, id)): Path<(String, String)>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<WebhookView>> {
     let hook = find(&s, &caller, &account, &id).await?;
     let hook = s
         .store
@@ -205,19 +259,28 @@ async fn pause(
     Ok(Json(view(&hook)))
 }
 
-#[derive(Deserialize, Default)]
+/// Resume options (the body may be empty).
+#[derive(Deserialize, Default, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ResumeInput {
+    /// End the deliveries held while paused `skipped` instead of sending them.
     #[serde(default)]
     discard_held: bool,
 }
 
+/// Resumes a paused or disabled webhook; held deliveries go out in order (or
+/// end `skipped` with `discard_held`).
+#[utoipa::path(post, path = "/v1/accounts/{account}/webhooks/{id}/resume", tag = "webhooks",
+    params(("account" = String, Path, description = "Account id"),
+           ("id" = String, Path, description = "Webhook id (`wh_…`)")),
+    request_body(content = inline(ResumeInput), description = "Optional"),
+    responses((status = 200, description = "The resumed webhook", body = WebhookView)))]
 async fn resume(
     State(s): State<Arc<AppState>>,
     caller: Caller,
     Path((account, id)): Path<(String, String)>,
     ApiJson(input): ApiJson<ResumeInput>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<WebhookView>> {
     let hook = find(&s, &caller, &account, &id).await?;
     let hook = s
         .store
@@ -232,9 +295,11 @@ async fn resume(
     Ok(Json(view(&hook)))
 }
 
-#[derive(Deserialize, Default)]
+/// Rotation options (the body may be empty).
+#[derive(Deserialize, Default, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RotateInput {
+    /// Your own new secret (16–128 characters); generated if absent.
     #[serde(default)]
     secret: Option<String>,
 }
@@ -254,24 +319,42 @@ pub async fn rotate(
     Ok(hook)
 }
 
+/// Replaces the signing secret; the previous one keeps signing too for 24 h
+/// (two `v1,` signatures), so receivers can switch without missing a delivery.
+#[utoipa::path(post, path = "/v1/accounts/{account}/webhooks/{id}/rotate-secret", tag = "webhooks",
+    params(("account" = String, Path, description = "Account id"),
+           ("id" = String, Path, description = "Webhook id (`wh_…`)")),
+    request_body(content = inline(RotateInput), description = "Optional"),
+    responses((status = 200, description = "The webhook with its new secret", body = WebhookView)))]
 async fn rotate_secret(
     State(s): State<Arc<AppState>>,
     caller: Caller,
     Path((account, id)): Path<(String, String)>,
     ApiJson(input): ApiJson<RotateInput>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<WebhookView>> {
     let hook = find(&s, &caller, &account, &id).await?;
     Ok(Json(view(&rotate(&s, hook, input.secret).await?)))
 }
 
-#[derive(Deserialize)]
+/// Which deliveries to send again.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ReplayInput {
+    /// Deliveries created at or after this time (RFC 3339).
     since: jiff::Timestamp,
+    /// …and before this time.
     #[serde(default)]
     until: Option<jiff::Timestamp>,
+    /// Only deliveries with this status (e.g. `dead`).
     #[serde(default)]
     status: Option<String>,
+}
+
+/// How many deliveries were queued again.
+#[derive(Serialize, ToSchema)]
+struct Replayed {
+    /// Deliveries made due now (those in flight are left alone).
+    replayed: usize,
 }
 
 /// Re-queues a webhook's deliveries created in `[since, until)` (optionally only
@@ -331,12 +414,19 @@ pub async fn replay(
     Ok(n)
 }
 
+/// Sends a webhook's deliveries of a time range again, oldest first — e.g. after
+/// the receiver was down for a day: `{"since": "…", "status": "dead"}`.
+#[utoipa::path(post, path = "/v1/accounts/{account}/webhooks/{id}/replay", tag = "webhooks",
+    params(("account" = String, Path, description = "Account id"),
+           ("id" = String, Path, description = "Webhook id (`wh_…`)")),
+    request_body = ReplayInput,
+    responses((status = 202, description = "Queued", body = Replayed)))]
 async fn replay_route(
     State(s): State<Arc<AppState>>,
     caller: Caller,
     Path((account, id)): Path<(String, String)>,
     ApiJson(input): ApiJson<ReplayInput>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<Replayed>)> {
     let account = caller.account(&s, &account).await?;
     let status = match input.status.as_deref() {
         None | Some("") => None,
@@ -351,7 +441,7 @@ async fn replay_route(
         ),
     };
     let n = replay(&s, &account.id, &id, input.since, input.until, status).await?;
-    Ok((StatusCode::ACCEPTED, Json(json!({"replayed": n}))))
+    Ok((StatusCode::ACCEPTED, Json(Replayed { replayed: n })))
 }
 
 /// The result of a test send.
@@ -442,12 +532,28 @@ pub async fn send_test(
     })
 }
 
-/// Sends `webhook.test` to this webhook now and answers with the attempt.
+/// The outcome of a test send.
+#[derive(Serialize, ToSchema)]
+struct TestSent {
+    /// The delivery made for the test (it is in the history too).
+    delivery_id: String,
+    /// Its status after the attempt: `succeeded`, `failed` (retrying) or `dead`.
+    status: &'static str,
+    /// The attempt: request sent, response received.
+    attempt: Attempt,
+}
+
+/// Sends `webhook.test` to this webhook now, whatever its filters or status, and
+/// answers with the attempt.
+#[utoipa::path(post, path = "/v1/accounts/{account}/webhooks/{id}/test", tag = "webhooks",
+    params(("account" = String, Path, description = "Account id"),
+           ("id" = String, Path, description = "Webhook id (`wh_…`)")),
+    responses((status = 200, description = "Sent (see `status`)", body = TestSent)))]
 async fn test(
     State(s): State<Arc<AppState>>,
     caller: Caller,
     Path((account, id)): Path<(String, String)>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<TestSent>> {
     let account = caller.account(&s, &account).await?;
     let hook = s
         .store
@@ -455,9 +561,9 @@ async fn test(
         .await?
         .ok_or(ApiError::NotFound("webhook"))?;
     let t = send_test(&s, &account, hook).await?;
-    Ok(Json(json!({
-        "delivery_id": t.delivery_id,
-        "status": t.status,
-        "attempt": super::deliveries::attempt_view(&t.attempt, &t.envelope),
-    })))
+    Ok(Json(TestSent {
+        delivery_id: t.delivery_id,
+        status: t.status,
+        attempt: super::deliveries::attempt_view(&t.attempt, &t.envelope),
+    }))
 }

@@ -5,19 +5,17 @@
 use std::sync::Arc;
 
 use askama::Template;
+use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
-use serde_json::{Value, json};
 
 use super::session::{self, Session};
 use super::{Nav, UiError, field, pairs, render};
 use crate::app::AppState;
-use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiError;
 
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
@@ -26,7 +24,6 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/logout", post(logout))
         .route("/accounts", get(accounts))
         .route("/portal/{token}", get(portal))
-        .route("/v1/accounts/{account}/portal-link", post(portal_link))
 }
 
 #[derive(Template)]
@@ -124,32 +121,6 @@ async fn accounts(State(s): State<Arc<AppState>>, session: Session) -> Result<Re
         nav,
         accounts: accounts.collect(),
     }))
-}
-
-/// `POST /v1/accounts/{a}/portal-link` (operator): a one-time URL, valid for two
-/// minutes, that signs a merchant into their account's UI.
-async fn portal_link(
-    State(s): State<Arc<AppState>>,
-    caller: Caller,
-    Path(account): Path<String>,
-    headers: HeaderMap,
-) -> ApiResult<(StatusCode, Json<Value>)> {
-    caller.require_operator()?;
-    let account = caller.account(&s, &account).await?;
-    let secret = session::secret(&s).await?;
-    let now = s.clock.now();
-    let token = session::portal_token(&secret, &account.id, now);
-    let path = format!("/portal/{token}");
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("127.0.0.1:8080");
-    let expires =
-        jiff::Timestamp::from_second(now.as_second() + session::PORTAL_SECONDS).unwrap_or(now);
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({"url": format!("http://{host}{path}"), "path": path, "expires_at": expires})),
-    ))
 }
 
 async fn portal(

@@ -19,7 +19,7 @@ use jiff::{SignedDuration, Timestamp};
 use shophook_core::plan::DeliveryStatus;
 use shophook_core::schedule::next_open;
 use shophook_core::webhook::WebhookStatus;
-use shophook_store::{Claim, ClaimedDelivery, DeliveryUpdate, NextState, Store};
+use shophook_store::{Claim, ClaimedDelivery, DeliveryUpdate, NextState, Store, StoredWebhook};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -309,6 +309,11 @@ impl Worker {
             // The receiver is done with us: free the webhook's slot before the commit.
             drop(slot);
             let next = update.next.clone();
+            let gone = update
+                .attempt
+                .as_ref()
+                .and_then(|a| a.response.as_ref())
+                .is_some_and(|r| r.status == 410);
             if let Err(e) = self.store.record(vec![update]).await {
                 // Not recorded: the claim's lease runs out and the delivery is sent
                 // again — a duplicate at worst, never a loss.
@@ -322,10 +327,30 @@ impl Worker {
                 NextState::Skipped(reason) => tracing::info!(%reason, "delivery skipped"),
                 NextState::Defer(at) => tracing::debug!(until = %at, "deferred"),
             }
+            if gone && d.webhook.config.unsubscribe_on_410 {
+                self.unsubscribe(&d.webhook).await;
+            }
         }
         .instrument(span)
         .await;
         drop(permit);
+    }
+
+    /// A REST hook whose receiver answered `410 Gone` is deleted: the receiver
+    /// said it wants nothing more. If this fails, the next 410 tries again.
+    async fn unsubscribe(&self, hook: &StoredWebhook) {
+        match self
+            .store
+            .delete_webhook(&hook.account_id, &hook.id, self.clock.now())
+            .await
+        {
+            Ok(_) => {
+                tracing::info!("the receiver answered 410 Gone; webhook unsubscribed (deleted)")
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "could not unsubscribe the webhook after 410 Gone")
+            }
+        }
     }
 
     /// Decides and, if it is time, sends one claimed delivery.

@@ -13,6 +13,8 @@ mod formats;
 mod history;
 mod isolation;
 mod multinode;
+mod openapi;
+mod rest_hooks;
 mod restart;
 mod ssrf;
 mod ui;

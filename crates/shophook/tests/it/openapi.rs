@@ -1,0 +1,128 @@
+//! The API describes itself: `/openapi.json` is served without a key, is OpenAPI
+//! 3.1 and matches what the server answers; `/docs` renders it as a page.
+//! (That every route is documented is a unit test in `api/mod.rs`, over the router.)
+
+use axum::http::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::support::*;
+
+#[tokio::test]
+async fn openapi_document_is_served_and_describes_real_answers() {
+    let app = TestApp::spawn().await;
+    let resp = app
+        .client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json")
+    );
+    let doc: Value = resp.json().await.unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
+    assert_eq!(
+        doc["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
+    let webhook = &doc["components"]["schemas"]["Webhook"];
+    let own = webhook["allOf"][1]["properties"]
+        .as_object()
+        .expect("Webhook properties");
+
+    // A real answer has every property the schema names as required, and no
+    // property the schema (with the flattened WebhookConfig) does not know.
+    app.account("acme").await;
+    let hook = app
+        .webhook(
+            "acme",
+            json!({"url": "http://127.0.0.1:9/x", "events": ["order.paid"]}),
+        )
+        .await;
+    let config = doc["components"]["schemas"]["WebhookConfig"]["properties"]
+        .as_object()
+        .expect("WebhookConfig properties");
+    for key in hook.as_object().unwrap().keys() {
+        assert!(
+            own.contains_key(key) || config.contains_key(key),
+            "`{key}` is answered but not documented"
+        );
+    }
+    for required in webhook["allOf"][1]["required"].as_array().unwrap() {
+        assert!(hook.get(required.as_str().unwrap()).is_some(), "{required}");
+    }
+
+    // An error answer has the documented error shape.
+    let (status, err) = app
+        .admin(
+            Method::POST,
+            "/v1/accounts/acme/webhooks",
+            Some(json!({"url": 5})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let error_props = doc["components"]["schemas"]["ErrorDetail"]["properties"]
+        .as_object()
+        .unwrap();
+    for key in err["error"].as_object().unwrap().keys() {
+        assert!(error_props.contains_key(key), "{key}");
+    }
+    assert!(
+        doc["paths"]["/v1/accounts/{account}/webhooks"]["post"]["responses"]["422"].is_object()
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn docs_page_lists_every_operation_without_external_assets() {
+    let app = TestApp::spawn().await;
+    let doc: Value = app
+        .client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let resp = app.client.get(app.url("/docs")).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let html = resp.text().await.unwrap();
+    let mut operations = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            let anchor: String = path
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+                .collect::<String>()
+                .trim_matches('-')
+                .to_string();
+            assert!(
+                html.contains(&format!("id=\"{method}-{anchor}\"")),
+                "{method} {path} is not on the page"
+            );
+            operations += 1;
+        }
+    }
+    assert!(operations > 30, "{operations}");
+    assert!(html.contains("id=\"schema-Webhook\""));
+    for external in ["http://", "https://", "//cdn", "<script"] {
+        assert!(
+            !html.contains(&format!("src=\"{external}"))
+                && !html.contains(&format!("href=\"{external}")),
+            "the page loads nothing from elsewhere ({external})"
+        );
+    }
+    assert!(!html.contains("<script"), "the page needs no JavaScript");
+    app.stop().await;
+}
