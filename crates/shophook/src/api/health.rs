@@ -1,6 +1,7 @@
 //! Liveness and readiness.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Json;
 use axum::extract::State;
@@ -9,18 +10,28 @@ use serde_json::{Value, json};
 
 use crate::app::AppState;
 
+/// A database that has not answered by then is as good as down for a load balancer.
+const READY_WITHIN: Duration = Duration::from_secs(5);
+
 /// The process is up.
 pub async fn healthz() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
-/// The database answers.
+/// The database answers: a read on the store (a pooled connection checked
+/// before use on PostgreSQL, a read connection on SQLite), within [`READY_WITHIN`].
 pub async fn readyz(State(state): State<Arc<AppState>>) -> (StatusCode, Json<Value>) {
-    match state.store.setting(shophook_store::ADMIN_KEY_SETTING).await {
-        Ok(_) => (StatusCode::OK, Json(json!({"status": "ready"}))),
-        Err(e) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({"status": "unavailable", "error": e.to_string()})),
+    let read = state.store.setting(shophook_store::ADMIN_KEY_SETTING);
+    let error = match tokio::time::timeout(READY_WITHIN, read).await {
+        Ok(Ok(_)) => return (StatusCode::OK, Json(json!({"status": "ready"}))),
+        Ok(Err(e)) => e.to_string(),
+        Err(_) => format!(
+            "the database did not answer within {} s",
+            READY_WITHIN.as_secs()
         ),
-    }
+    };
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        Json(json!({"status": "unavailable", "error": error})),
+    )
 }
