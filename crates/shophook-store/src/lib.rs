@@ -124,6 +124,14 @@ pub trait Store: Send + Sync + 'static {
     async fn unclaim(&self, node: &str, ids: Vec<String>, now: Timestamp) -> Result<()>;
     /// The earliest due time of any deliverable delivery.
     async fn next_due_at(&self) -> Result<Option<Timestamp>>;
+    /// How many deliveries wait, due by `now` or later, and the oldest due time.
+    /// Read from the due-time index only, so it stays cheap with a long queue.
+    async fn queue_stats(&self, now: Timestamp) -> Result<QueueStats>;
+    /// How many events this store handle has committed since it was opened (from
+    /// the API, from snapshots, from abandoned-checkout timers): a counter for
+    /// metrics, kept in memory, so it starts at 0 with each process and does not
+    /// include what other nodes stored.
+    fn events_stored(&self) -> u64;
 
     /// Deliveries of an account, newest first.
     async fn list_deliveries(&self, account: &str, filter: DeliveryFilter)

@@ -145,6 +145,9 @@ pub struct ClaimedDelivery {
     pub status: DeliveryStatus,
     /// Attempts made so far.
     pub attempts: u32,
+    /// Whether its last attempt succeeded: it was retried or replayed by hand after
+    /// it had reached its receiver, so a success now is not its first.
+    pub succeeded_before: bool,
     /// The account's display name.
     pub account_name: String,
     /// The account's IANA time zone.
@@ -158,6 +161,20 @@ pub struct ClaimedDelivery {
     /// The subject's latest snapshot, loaded for delayed deliveries so their
     /// conditions are checked against the present, not the moment of the event.
     pub latest: Option<serde_json::Value>,
+}
+
+/// What waits in the delivery queue at one moment (for metrics): deliveries of
+/// active webhooks that are still to be sent. Held deliveries (paused webhooks) and
+/// `ordered` ones waiting behind their predecessor are in neither count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct QueueStats {
+    /// Due now or earlier and not being sent: what workers would claim next.
+    pub due: u64,
+    /// Due later: retries waiting out their backoff, delays, schedule windows, and
+    /// deliveries being sent (a claim moves the due time to the lease end).
+    pub scheduled: u64,
+    /// The earliest due time among the `due` ones (`None` when nothing is due).
+    pub oldest_due_at: Option<Timestamp>,
 }
 
 /// A snapshot write: `PUT /orders/{id}` and friends, or a product deletion.

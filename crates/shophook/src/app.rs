@@ -18,6 +18,7 @@ use crate::auth::KeyCache;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Database, ServeArgs};
 use crate::ids::{hash_key, new_id, new_key};
+use crate::metrics::Metrics;
 use crate::worker::send::{Sender, SenderConfig};
 use crate::worker::{Worker, WorkerConfig};
 
@@ -37,6 +38,8 @@ pub struct AppState {
     pub node: String,
     /// Claim lease.
     pub lease: Duration,
+    /// This server's metrics (`GET /metrics`).
+    pub metrics: Arc<Metrics>,
 }
 
 /// A built, not yet running server.
@@ -102,10 +105,12 @@ impl App {
             clock.clone(),
         )?);
         let node = new_id("node");
+        let metrics = Arc::new(Metrics::new());
         let worker = Arc::new(Worker::new(
             store.clone(),
             sender.clone(),
             clock.clone(),
+            metrics.clone(),
             node.clone(),
             WorkerConfig {
                 concurrency: args.concurrency.max(1),
@@ -127,6 +132,7 @@ impl App {
             sender,
             node,
             lease: args.lease,
+            metrics,
         });
         Ok(App {
             listener,

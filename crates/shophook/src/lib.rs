@@ -10,6 +10,7 @@ pub mod clock;
 pub mod config;
 pub mod error;
 pub mod ids;
+pub mod metrics;
 pub mod retention;
 pub mod ui;
 pub mod worker;

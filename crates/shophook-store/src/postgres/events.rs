@@ -137,6 +137,7 @@ async fn ingest_one(
         .bind(&*new.envelope)
         .execute(t.conn())
         .await?;
+    t.events += 1;
     let mut ids = Vec::with_capacity(planned.len());
     for p in &planned {
         let id = t.delivery_id();

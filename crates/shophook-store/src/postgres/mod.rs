@@ -23,6 +23,7 @@ mod store;
 mod webhooks;
 
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -74,6 +75,8 @@ pub struct PgStore {
     /// Delivery ids: monotonic within this node (see [`Tx::delivery_id`]).
     ids: Arc<Mutex<ulid::Generator>>,
     listener: JoinHandle<()>,
+    /// Events committed through this handle (see `Store::events_stored`).
+    events_stored: AtomicU64,
 }
 
 impl Drop for PgStore {
@@ -108,6 +111,7 @@ impl PgStore {
             signal,
             ids: Arc::new(Mutex::new(ulid::Generator::new())),
             listener,
+            events_stored: AtomicU64::new(0),
         })
     }
 
@@ -128,6 +132,7 @@ impl PgStore {
         Ok(Tx {
             c: self.pool.begin().await?,
             woke: false,
+            events: 0,
             ids: self.ids.clone(),
         })
     }
@@ -135,7 +140,7 @@ impl PgStore {
     /// Commits; a transaction that stored due work notifies every node first
     /// (NOTIFY is delivered on commit, so nobody is woken for a rollback).
     async fn commit(&self, mut t: Tx) -> R<()> {
-        let woke = t.woke;
+        let (woke, events) = (t.woke, t.events);
         if woke {
             sqlx::query("SELECT pg_notify($1, '')")
                 .bind(signal::CHANNEL)
@@ -143,6 +148,7 @@ impl PgStore {
                 .await?;
         }
         t.c.commit().await?;
+        self.events_stored.fetch_add(events, Ordering::Relaxed);
         if woke {
             self.signal.notify_one();
         }
@@ -155,6 +161,8 @@ pub(crate) struct Tx {
     c: sqlx::Transaction<'static, Postgres>,
     /// Set when due work was stored: every node is notified on commit.
     pub woke: bool,
+    /// Events inserted in this transaction, counted once it commits.
+    pub events: u64,
     ids: Arc<Mutex<ulid::Generator>>,
 }
 

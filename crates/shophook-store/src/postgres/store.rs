@@ -169,6 +169,15 @@ impl Store for PgStore {
         tx!(self, |t| deliveries::next_due_at(&mut t).await?)
     }
 
+    async fn queue_stats(&self, now: Timestamp) -> Result<QueueStats> {
+        tx!(self, |t| deliveries::queue_stats(&mut t, now).await?)
+    }
+
+    fn events_stored(&self) -> u64 {
+        self.events_stored
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     async fn list_deliveries(
         &self,
         account: &str,

@@ -100,6 +100,7 @@ pub(crate) fn ingest_one(w: &mut WriteCtx<'_>, new: NewEvent) -> Result<IngestOu
     w.conn
         .prepare_cached("INSERT INTO events (id, account_id, type, subject, created_at, envelope) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?
         .execute(params![event.id, event.account, event.event_type.as_str(), event.subject, ms(now), &*new.envelope])?;
+    w.events += 1;
     let mut ids = Vec::with_capacity(planned.len());
     {
         let mut insert = w.conn.prepare_cached(

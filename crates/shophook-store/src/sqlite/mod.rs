@@ -15,6 +15,7 @@ mod writer;
 
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use jiff::Timestamp;
@@ -53,6 +54,7 @@ pub struct SqliteStore {
     writer: Writer,
     readers: Readers,
     signal: Arc<Notify>,
+    events_stored: Arc<AtomicU64>,
 }
 
 /// How many read connections to open.
@@ -89,10 +91,12 @@ impl SqliteStore {
             readers.push(r);
         }
         let signal = Arc::new(Notify::new());
+        let events_stored = Arc::new(AtomicU64::new(0));
         Ok(SqliteStore {
-            writer: Writer::start(conn, signal.clone()),
+            writer: Writer::start(conn, signal.clone(), events_stored.clone()),
             readers: Readers::new(readers),
             signal,
+            events_stored,
         })
     }
 
@@ -271,6 +275,16 @@ impl Store for SqliteStore {
 
     async fn next_due_at(&self) -> Result<Option<Timestamp>> {
         self.readers.read(deliveries::next_due_at).await
+    }
+
+    async fn queue_stats(&self, now: Timestamp) -> Result<QueueStats> {
+        self.readers
+            .read(move |c| deliveries::queue_stats(c, now))
+            .await
+    }
+
+    fn events_stored(&self) -> u64 {
+        self.events_stored.load(Ordering::Relaxed)
     }
 
     async fn list_deliveries(

@@ -10,6 +10,7 @@
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use rusqlite::Connection;
 use shophook_core::account::Account;
@@ -50,6 +51,8 @@ pub(crate) struct WriteCtx<'c> {
     pub caches: &'c mut Caches,
     /// Set when due work was stored: workers are woken after the commit.
     pub woke: bool,
+    /// Events inserted in this transaction (undone with a job's savepoint).
+    pub events: u64,
 }
 
 type Reply = Box<dyn FnOnce(Option<StoreError>) + Send>;
@@ -62,12 +65,13 @@ pub(crate) struct Writer {
 }
 
 impl Writer {
-    /// Starts the thread on `conn`.
-    pub fn start(conn: Connection, signal: Arc<Notify>) -> Writer {
+    /// Starts the thread on `conn`; each commit adds the events it stored to
+    /// `events_stored`.
+    pub fn start(conn: Connection, signal: Arc<Notify>, events_stored: Arc<AtomicU64>) -> Writer {
         let (tx, rx) = mpsc::channel::<Job>(8192);
         std::thread::Builder::new()
             .name("shophook-sqlite-writer".into())
-            .spawn(move || run(conn, rx, signal))
+            .spawn(move || run(conn, rx, signal, events_stored))
             .expect("spawning the writer thread");
         Writer { tx }
     }
@@ -99,7 +103,12 @@ impl Writer {
     }
 }
 
-fn run(conn: Connection, mut rx: mpsc::Receiver<Job>, signal: Arc<Notify>) {
+fn run(
+    conn: Connection,
+    mut rx: mpsc::Receiver<Job>,
+    signal: Arc<Notify>,
+    events_stored: Arc<AtomicU64>,
+) {
     let mut caches = Caches::default();
     while let Some(first) = rx.blocking_recv() {
         let mut jobs = Vec::with_capacity(64);
@@ -120,12 +129,13 @@ fn run(conn: Connection, mut rx: mpsc::Receiver<Job>, signal: Arc<Notify>) {
             conn: &conn,
             caches: &mut caches,
             woke: false,
+            events: 0,
         };
         let mut replies = Vec::with_capacity(jobs.len());
         for job in jobs {
             replies.push(run_one(&mut ctx, job));
         }
-        let woke = ctx.woke;
+        let (woke, events) = (ctx.woke, ctx.events);
         let commit = conn.execute_batch("COMMIT");
         let error = match commit {
             Ok(()) => None,
@@ -137,8 +147,11 @@ fn run(conn: Connection, mut rx: mpsc::Receiver<Job>, signal: Arc<Notify>) {
                 Some(StoreError::Unavailable(format!("commit failed: {e}")))
             }
         };
-        if woke && error.is_none() {
-            signal.notify_one();
+        if error.is_none() {
+            events_stored.fetch_add(events, Ordering::Relaxed);
+            if woke {
+                signal.notify_one();
+            }
         }
         for reply in replies {
             reply(error.clone());
@@ -151,6 +164,7 @@ fn run_one(ctx: &mut WriteCtx<'_>, job: Job) -> Reply {
         let err = StoreError::Unavailable(format!("savepoint: {e}"));
         return Box::new(move |_| drop(err));
     }
+    let events_before = ctx.events;
     let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| job(ctx)));
     match outcome {
         Ok((true, reply)) => {
@@ -159,11 +173,13 @@ fn run_one(ctx: &mut WriteCtx<'_>, job: Job) -> Reply {
         }
         Ok((false, reply)) => {
             let _ = ctx.conn.execute_batch("ROLLBACK TO job; RELEASE job");
+            ctx.events = events_before;
             reply
         }
         Err(_) => {
             tracing::error!("a store write panicked; it was rolled back");
             let _ = ctx.conn.execute_batch("ROLLBACK TO job; RELEASE job");
+            ctx.events = events_before;
             ctx.caches.accounts.clear();
             ctx.caches.webhooks.clear();
             // The job's reply sender was dropped with the panic: the caller sees

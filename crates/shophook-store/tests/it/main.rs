@@ -184,6 +184,10 @@ macro_rules! conformance_suite {
             open_checkouts_are_abandoned_once_after_the_accounts_delay,
             delayed_deliveries_are_claimed_with_the_latest_snapshot,
             ordered_webhooks_send_one_delivery_per_subject_at_a_time,
+            // what metrics read
+            queue_stats_count_due_and_scheduled_deliveries,
+            events_stored_counts_committed_events,
+            a_claim_says_whether_the_last_attempt_succeeded,
         );
     };
     (@each $backend:ident, $fresh:expr; $($check:ident),* $(,)?) => {

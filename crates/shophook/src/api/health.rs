@@ -1,6 +1,7 @@
 //! Liveness and readiness.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Json;
 use axum::extract::State;
@@ -12,12 +13,16 @@ use utoipa_axum::routes;
 
 use crate::app::AppState;
 
-/// Routes `/healthz` and `/readyz`.
+/// Routes `/healthz`, `/readyz` and `/metrics`.
 pub fn routes() -> OpenApiRouter<Arc<AppState>> {
     OpenApiRouter::new()
         .routes(routes!(healthz))
         .routes(routes!(readyz))
+        .routes(routes!(crate::metrics::scrape))
 }
+
+/// A database that has not answered by then is as good as down for a load balancer.
+const READY_WITHIN: Duration = Duration::from_secs(5);
 
 /// Health of the process or its database.
 #[derive(Debug, Serialize, ToSchema)]
@@ -39,27 +44,37 @@ pub async fn healthz() -> Json<Health> {
     })
 }
 
-/// Readiness: the database answers. Load balancers send traffic only to ready nodes.
+/// Readiness: the database answers (a read on the store — a pooled connection
+/// checked before use on PostgreSQL, a read connection on SQLite — within
+/// [`READY_WITHIN`]). Load balancers send traffic only to ready nodes.
 #[utoipa::path(get, path = "/readyz", tag = "health", security(()),
     responses(
         (status = 200, description = "The database answers", body = Health),
         (status = 503, description = "The database cannot be reached", body = Health),
     ))]
 pub async fn readyz(State(state): State<Arc<AppState>>) -> (StatusCode, Json<Health>) {
-    match state.store.setting(shophook_store::ADMIN_KEY_SETTING).await {
-        Ok(_) => (
-            StatusCode::OK,
-            Json(Health {
-                status: "ready",
-                error: None,
-            }),
+    let read = state.store.setting(shophook_store::ADMIN_KEY_SETTING);
+    let error = match tokio::time::timeout(READY_WITHIN, read).await {
+        Ok(Ok(_)) => {
+            return (
+                StatusCode::OK,
+                Json(Health {
+                    status: "ready",
+                    error: None,
+                }),
+            );
+        }
+        Ok(Err(e)) => e.to_string(),
+        Err(_) => format!(
+            "the database did not answer within {} s",
+            READY_WITHIN.as_secs()
         ),
-        Err(e) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(Health {
-                status: "unavailable",
-                error: Some(e.to_string()),
-            }),
-        ),
-    }
+    };
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        Json(Health {
+            status: "unavailable",
+            error: Some(error),
+        }),
+    )
 }

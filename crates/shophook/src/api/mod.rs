@@ -55,9 +55,15 @@ pub fn routes() -> (Router<Arc<AppState>>, utoipa::openapi::OpenApi) {
     (router, doc)
 }
 
-/// The whole HTTP surface, ready to serve.
+/// The whole HTTP surface, ready to serve, with request durations measured by route.
 pub fn router(state: Arc<AppState>) -> Router {
-    routes().0.with_state(state)
+    routes()
+        .0
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::metrics::track_http,
+        ))
+        .with_state(state)
 }
 
 /// A list: `{"data": [...], "next_cursor": …}` (`next_cursor` is the `before` of

@@ -115,7 +115,8 @@ pub async fn create_webhook(
         .store
         .create_webhook(hook, account.limits.max_webhooks)
         .await?;
-    tracing::info!(account = %account.id, webhook = %hook.id, url = %hook.config.url, "webhook created");
+    // Not the URL: its path or query may hold a token (Telegram bot URLs do).
+    tracing::info!(account = %account.id, webhook = %hook.id, "webhook created");
     Ok(hook)
 }
 
@@ -504,6 +505,7 @@ pub async fn send_test(
         id: delivery_id.clone(),
         status: shophook_core::plan::DeliveryStatus::Pending,
         attempts: 0,
+        succeeded_before: false,
         account_name: account.name.clone(),
         account_timezone: account.timezone.clone(),
         part: None,

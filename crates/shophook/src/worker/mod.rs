@@ -26,6 +26,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::clock::Clock;
+use crate::metrics::Metrics;
 use send::Sender;
 
 /// Worker settings.
@@ -48,6 +49,7 @@ pub struct Worker {
     store: Arc<dyn Store>,
     sender: Arc<Sender>,
     clock: Arc<dyn Clock>,
+    metrics: Arc<Metrics>,
     node: String,
     cfg: WorkerConfig,
     slots: Arc<Semaphore>,
@@ -86,6 +88,7 @@ impl Worker {
         store: Arc<dyn Store>,
         sender: Arc<Sender>,
         clock: Arc<dyn Clock>,
+        metrics: Arc<Metrics>,
         node: String,
         cfg: WorkerConfig,
     ) -> Worker {
@@ -94,6 +97,7 @@ impl Worker {
             store,
             sender,
             clock,
+            metrics,
             node,
             cfg,
             slots,
@@ -309,25 +313,29 @@ impl Worker {
             // The receiver is done with us: free the webhook's slot before the commit.
             drop(slot);
             let next = update.next.clone();
-            let gone = update
+            let now = update.now;
+            // The attempt's response status (`Some(None)`: an attempt without one).
+            let status = update
                 .attempt
                 .as_ref()
-                .and_then(|a| a.response.as_ref())
-                .is_some_and(|r| r.status == 410);
+                .map(|a| a.response.as_ref().map(|r| r.status));
             if let Err(e) = self.store.record(vec![update]).await {
                 // Not recorded: the claim's lease runs out and the delivery is sent
                 // again — a duplicate at worst, never a loss.
                 tracing::error!(error = %e, "could not record the outcome; the delivery will be retried after its lease");
                 return;
             }
+            let first_success_of = (!d.succeeded_before).then_some(d.event.event.created_at);
+            self.metrics
+                .delivery_recorded(status, &next, first_success_of, now);
             match next {
                 NextState::Succeeded => tracing::debug!("delivered"),
-                NextState::Retry(at) => tracing::info!(retry_at = %at, "attempt failed; will retry"),
+                NextState::Retry(at) => tracing::info!(retry_at = %at, status = status.flatten(), "attempt failed; will retry"),
                 NextState::Dead(reason) => tracing::warn!(%reason, "delivery dead"),
                 NextState::Skipped(reason) => tracing::info!(%reason, "delivery skipped"),
                 NextState::Defer(at) => tracing::debug!(until = %at, "deferred"),
             }
-            if gone && d.webhook.config.unsubscribe_on_410 {
+            if status == Some(Some(410)) && d.webhook.config.unsubscribe_on_410 {
                 self.unsubscribe(&d.webhook).await;
             }
         }

@@ -12,6 +12,7 @@ mod fairness;
 mod formats;
 mod history;
 mod isolation;
+mod metrics;
 mod multinode;
 mod openapi;
 mod rest_hooks;

@@ -68,6 +68,15 @@ impl TestApp {
         .await
     }
 
+    /// A server whose clock moves only with [`TestApp::advance`], with `serve` flags.
+    pub async fn spawn_clocked(
+        dir: Arc<tempfile::TempDir>,
+        clock: Arc<ManualClock>,
+        extra: &[&str],
+    ) -> TestApp {
+        Self::spawn_full(dir, extra, Some(clock)).await
+    }
+
     /// Moves the manual clock and wakes the worker to look at the new time.
     pub fn advance(&self, clock: &ManualClock, by: jiff::SignedDuration) {
         clock.advance(by);
@@ -431,6 +440,9 @@ impl Drop for TestReceiver {
 pub struct ServerProcess {
     pub child: Child,
     pub addr: SocketAddr,
+    /// Its log lines (stderr) so far; the count moves with each line.
+    logs: Arc<Mutex<Vec<String>>>,
+    log_count: watch::Receiver<usize>,
 }
 
 impl ServerProcess {
@@ -461,12 +473,17 @@ impl ServerProcess {
             .expect("spawn shophook");
         let stderr = child.stderr.take().expect("stderr");
         let (tx, rx) = std::sync::mpsc::channel();
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let (counted, log_count) = watch::channel(0);
+        let kept = logs.clone();
         std::thread::spawn(move || {
             let mut sent = false;
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 if echo {
                     eprintln!("node: {line}");
                 }
+                kept.lock().unwrap().push(line.clone());
+                counted.send_modify(|n| *n += 1);
                 if !sent && let Some(rest) = line.split("API at http://").nth(1) {
                     let addr: String = rest.chars().take_while(|c| *c != '/').collect();
                     let _ = tx.send(addr);
@@ -479,7 +496,41 @@ impl ServerProcess {
             .expect("server printed its address")
             .parse()
             .expect("address");
-        ServerProcess { child, addr }
+        ServerProcess {
+            child,
+            addr,
+            logs,
+            log_count,
+        }
+    }
+
+    /// Every log line so far.
+    pub fn logs(&self) -> Vec<String> {
+        self.logs.lock().unwrap().clone()
+    }
+
+    /// Waits (at most [`WAIT`]) for a log line that `pred` accepts; returns it.
+    pub async fn wait_for_log(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        let mut rx = self.log_count.clone();
+        let found = tokio::time::timeout(WAIT, async {
+            loop {
+                if let Some(line) = self.logs().into_iter().find(|l| pred(l)) {
+                    return Some(line);
+                }
+                if rx.changed().await.is_err() {
+                    // The process closed stderr: one last look.
+                    return self.logs().into_iter().find(|l| pred(l));
+                }
+            }
+        })
+        .await;
+        match found {
+            Ok(Some(line)) => line,
+            _ => panic!(
+                "no log line {what} in {WAIT:?}; the log:\n{}",
+                self.logs().join("\n")
+            ),
+        }
     }
 
     pub fn signal(&self, sig: &str) {
@@ -673,6 +724,16 @@ impl TestDatabase {
         let done = admin.execute(sqlx::AssertSqlSafe(sql)).await?;
         admin.close().await.ok();
         Ok(done.rows_affected())
+    }
+
+    /// Lets clients connect to this database again, or refuses every new
+    /// connection (as a database that is down would); existing ones stay.
+    pub async fn allow_connections(&self, allowed: bool) -> Result<u64, sqlx::Error> {
+        self.admin_query(format!(
+            "ALTER DATABASE {} WITH ALLOW_CONNECTIONS {allowed}",
+            self.name
+        ))
+        .await
     }
 
     /// Kills every connection to this database (as if the server had dropped

@@ -10,6 +10,7 @@ mod outcomes;
 mod retention;
 mod signal;
 mod snapshots;
+mod stats;
 mod webhooks;
 
 pub use accounts::*;
@@ -20,6 +21,7 @@ pub use outcomes::*;
 pub use retention::*;
 pub use signal::*;
 pub use snapshots::*;
+pub use stats::*;
 pub use webhooks::*;
 
 use std::sync::Arc;

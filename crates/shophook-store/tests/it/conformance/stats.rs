@@ -1,0 +1,199 @@
+//! What the store tells metrics: the queue at a moment, the events it committed,
+//! and whether a claimed delivery had reached its receiver before.
+
+use serde_json::json;
+use shophook_core::derive::ResourceKind;
+use shophook_core::webhook::WebhookStatus;
+use shophook_store::{NextState, QueueStats, SnapshotWrite};
+
+use super::*;
+
+fn stats(due: u64, scheduled: u64, oldest_due_at: Option<Timestamp>) -> QueueStats {
+    QueueStats {
+        due,
+        scheduled,
+        oldest_due_at,
+    }
+}
+
+pub async fn queue_stats_count_due_and_scheduled_deliveries(store: Backend) {
+    assert_eq!(
+        store.queue_stats(t(0)).await.unwrap(),
+        stats(0, 0, None),
+        "an empty store"
+    );
+    given_account(&*store, "acme", "Acme").await;
+    let plain = given_webhook(&*store, "acme", json!({"events": ["order.created"]})).await;
+    given_webhook(
+        &*store,
+        "acme",
+        json!({"events": ["order.created"], "delay_minutes": 30}),
+    )
+    .await;
+    let paused = given_webhook(&*store, "acme", json!({"events": ["order.created"]})).await;
+    deliveries_of(&*store, order_created("acme", "1", t(0))).await;
+    assert_eq!(
+        store.queue_stats(t(0)).await.unwrap(),
+        stats(2, 1, Some(t(0))),
+        "two due at once, one delayed by half an hour"
+    );
+    assert_eq!(
+        store.queue_stats(t(10)).await.unwrap(),
+        stats(2, 1, Some(t(0))),
+        "the oldest due time stays while nobody sends"
+    );
+    set_status(&*store, &paused, WebhookStatus::Paused, false, t(10)).await;
+    assert_eq!(
+        store.queue_stats(t(10)).await.unwrap(),
+        stats(1, 1, Some(t(0))),
+        "a paused webhook's deliveries are held, not due"
+    );
+
+    let claimed = claim_ids(&*store, claim("node-a", t(10), 100)).await;
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(
+        store.queue_stats(t(10)).await.unwrap(),
+        stats(0, 2, None),
+        "a delivery being sent is due again only at its lease end"
+    );
+    record(
+        &*store,
+        &claimed[0],
+        Some(attempt(1, t(10), Some(500))),
+        NextState::Retry(t(20)),
+        t(10),
+    )
+    .await;
+    assert_eq!(
+        store.queue_stats(t(15)).await.unwrap(),
+        stats(0, 2, None),
+        "a retry waits out its backoff"
+    );
+    assert_eq!(
+        store.queue_stats(t(25)).await.unwrap(),
+        stats(1, 1, Some(t(20))),
+        "the retry is due from its retry time"
+    );
+    claim_only(&*store, &claimed[0], t(25)).await;
+    record(
+        &*store,
+        &claimed[0],
+        Some(attempt(2, t(25), Some(200))),
+        NextState::Succeeded,
+        t(25),
+    )
+    .await;
+    assert_eq!(
+        store.queue_stats(t(40)).await.unwrap(),
+        stats(1, 0, Some(t(30))),
+        "finished deliveries are gone; the delayed one is due"
+    );
+    assert_eq!(plain.account_id, "acme");
+
+    // An `ordered` delivery behind an unfinished one has no due time yet.
+    given_account(&*store, "globex", "Globex").await;
+    given_webhook(&*store, "globex", json!({"ordered": true})).await;
+    one_delivery(&*store, order_created("globex", "7", t(50))).await;
+    one_delivery(&*store, order_created("globex", "7", t(51))).await;
+    assert_eq!(
+        store.queue_stats(t(60)).await.unwrap(),
+        stats(2, 0, Some(t(30))),
+        "the second delivery of an ordered subject waits uncounted behind the first"
+    );
+}
+
+pub async fn events_stored_counts_committed_events(store: Backend) {
+    assert_eq!(store.events_stored(), 0, "a fresh store handle");
+    given_account(&*store, "acme", "Acme").await;
+    given_webhook(&*store, "acme", json!({})).await;
+    let out = store
+        .ingest(vec![
+            order_created("acme", "1", t(0)),
+            order_created("acme", "2", t(0)),
+            order_created("nobody", "3", t(0)),
+        ])
+        .await
+        .unwrap();
+    assert!(matches!(out[2], IngestOutcome::NoAccount), "{out:?}");
+    assert_eq!(store.events_stored(), 2, "stored events, not refused ones");
+
+    let mut keyed = order_created("acme", "4", t(1));
+    keyed.idempotency_key = Some("k-4".into());
+    ingest(&*store, keyed.clone()).await;
+    assert_eq!(store.events_stored(), 3);
+    let mut again = order_created("acme", "4", t(2));
+    again.idempotency_key = Some("k-4".into());
+    assert!(matches!(
+        ingest(&*store, again).await,
+        IngestOutcome::Replayed { .. }
+    ));
+    assert_eq!(store.events_stored(), 3, "a repeated key stores nothing");
+
+    let order = |now| SnapshotWrite {
+        account: "acme".into(),
+        kind: ResourceKind::Order,
+        id: "10".into(),
+        doc: Some(json!({"id": "10", "status": "new", "paid": true})),
+        version: None,
+        now,
+    };
+    let derived = store.put_snapshot(order(t(3))).await.unwrap();
+    assert_eq!(derived.events.len(), 2, "order.created and order.paid");
+    assert_eq!(store.events_stored(), 5);
+    let same = store.put_snapshot(order(t(4))).await.unwrap();
+    assert!(same.events.is_empty());
+    assert_eq!(
+        store.events_stored(),
+        5,
+        "the same snapshot derives nothing"
+    );
+
+    store
+        .put_snapshot(SnapshotWrite {
+            account: "acme".into(),
+            kind: ResourceKind::Checkout,
+            id: "c1".into(),
+            doc: Some(json!({"id": "c1", "status": "open", "created_at": t(0).to_string()})),
+            version: None,
+            now: t(5),
+        })
+        .await
+        .unwrap();
+    assert_eq!(store.events_stored(), 6, "checkout.created");
+    // The abandoned-checkout timer fires inside a claim and stores an event too.
+    store.claim_due(claim("node-a", t(120), 100)).await.unwrap();
+    assert_eq!(store.events_stored(), 7, "checkout.abandoned");
+}
+
+pub async fn a_claim_says_whether_the_last_attempt_succeeded(store: Backend) {
+    given_account(&*store, "acme", "Acme").await;
+    given_webhook(&*store, "acme", json!({})).await;
+    let id = one_delivery(&*store, order_created("acme", "1", t(0))).await;
+    let first = claim_only(&*store, &id, t(0)).await;
+    assert!(!first.succeeded_before, "never sent");
+    record(
+        &*store,
+        &id,
+        Some(attempt(1, t(0), Some(503))),
+        NextState::Retry(t(1)),
+        t(0),
+    )
+    .await;
+    let second = claim_only(&*store, &id, t(1)).await;
+    assert!(!second.succeeded_before, "its attempt failed");
+    record(
+        &*store,
+        &id,
+        Some(attempt(2, t(1), Some(200))),
+        NextState::Succeeded,
+        t(1),
+    )
+    .await;
+    store.retry_delivery("acme", &id, t(2)).await.unwrap();
+    let replayed = claim_only(&*store, &id, t(2)).await;
+    assert!(
+        replayed.succeeded_before,
+        "retried by hand after it had succeeded"
+    );
+    assert_eq!(replayed.attempts, 2);
+}
