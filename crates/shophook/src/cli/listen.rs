@@ -8,6 +8,7 @@
 
 use std::io::{IsTerminal, Write};
 use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -50,10 +51,14 @@ pub struct ListenArgs {
     /// Status code to answer with (e.g. 500 to watch shophook retry, 410 to end a delivery).
     #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u16).range(200..=599))]
     pub status: u16,
+    /// Also save each raw body as DIR/<n>.body (exact bytes: for `shophook verify`, or as test fixtures).
+    #[arg(long, value_name = "DIR")]
+    pub save: Option<PathBuf>,
 }
 
 struct Listener {
     secret: Option<Secret>,
+    save: Option<PathBuf>,
     status: StatusCode,
     style: Style,
     seen: AtomicU64,
@@ -67,6 +72,10 @@ pub async fn run(args: ListenArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {addr} (in use? pick another with --port)"))?;
     let addr = socket.local_addr()?;
     let status = StatusCode::from_u16(args.status).context("--status")?;
+    if let Some(dir) = &args.save {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("--save: cannot create {}", dir.display()))?;
+    }
     let style = Style::for_stdout();
     let checking = match &args.secret {
         Some(_) => "checking signatures with the given secret".to_string(),
@@ -77,6 +86,7 @@ pub async fn run(args: ListenArgs) -> anyhow::Result<()> {
     ));
     let state = Arc::new(Listener {
         secret: args.secret,
+        save: args.save,
         status,
         style,
         seen: AtomicU64::new(0),
@@ -109,8 +119,16 @@ async fn receive(
         (None, true) => Signature::NotChecked,
         (None, false) => Signature::Absent,
     };
+    let saved = l.save.as_ref().map(|dir| {
+        let path = dir.join(format!("{n}.body"));
+        match std::fs::write(&path, &body) {
+            Ok(()) => format!("raw body saved as {}", path.display()),
+            Err(e) => format!("raw body not saved ({}: {e})", path.display()),
+        }
+    });
     let seen = Seen {
         n,
+        saved,
         at: jiff::Zoned::now().strftime("%H:%M:%S").to_string(),
         method: method.as_str(),
         path: uri.path_and_query().map_or("/", |p| p.as_str()),
@@ -143,6 +161,8 @@ enum Signature {
 /// One request as received.
 struct Seen<'a> {
     n: u64,
+    /// Where the raw body was saved (`--save`), or why it was not.
+    saved: Option<String>,
     at: String,
     method: &'a str,
     path: &'a str,
@@ -232,6 +252,10 @@ fn render(r: &Seen<'_>, style: Style) -> String {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     out += &body_text(content_type, r.body, style);
+    if let Some(saved) = &r.saved {
+        out += &style.dim(saved);
+        out += "\n";
+    }
     out += &style.dim(&format!("→ answered {}", r.answered));
     out += "\n\n";
     out
@@ -329,6 +353,7 @@ mod tests {
     fn seen<'a>(headers: &'a HeaderMap, body: &'a [u8], signature: Signature) -> Seen<'a> {
         Seen {
             n: 3,
+            saved: None,
             at: "10:00:05".into(),
             method: "POST",
             path: "/in?order=1001",

@@ -133,7 +133,7 @@ fn block_body(block: &str) -> Value {
         .unwrap_or_else(|| panic!("no body line: {block}"));
     let end = lines
         .iter()
-        .position(|l| l.starts_with("→ answered"))
+        .position(|l| l.starts_with("raw body ") || l.starts_with("→ answered"))
         .expect("answered line");
     serde_json::from_str(&lines[start + 1..end].join("\n"))
         .unwrap_or_else(|e| panic!("body is not pretty JSON ({e}): {block}"))
@@ -151,7 +151,9 @@ fn block_header<'a>(block: &'a str, name: &str) -> &'a str {
 async fn listen_prints_real_deliveries_and_checks_their_signatures() {
     let app = TestApp::spawn().await;
     app.account("acme").await;
-    let listen = Listen::start(&["--secret", SECRET]);
+    let saved = tempfile::tempdir().unwrap();
+    let dir = saved.path().to_str().unwrap();
+    let listen = Listen::start(&["--secret", SECRET, "--save", dir]);
     app.webhook(
         "acme",
         json!({"url": listen.url("/orders?id={id_order}"), "events": ["order.paid"],
@@ -186,6 +188,26 @@ async fn listen_prints_real_deliveries_and_checks_their_signatures() {
     assert!(
         good.contains("\n{\n  \"id\": \"evt_"),
         "pretty-printed: {good}"
+    );
+
+    // The saved raw body and the printed headers are what `shophook verify` needs.
+    let path = good
+        .lines()
+        .find_map(|l| l.strip_prefix("raw body saved as "))
+        .unwrap_or_else(|| panic!("no saved body: {good}"));
+    let raw = std::fs::read(path).unwrap();
+    assert_eq!(serde_json::from_slice::<Value>(&raw).unwrap(), body);
+    let headers: Vec<String> = ["webhook-id", "webhook-timestamp", "webhook-signature"]
+        .iter()
+        .map(|h| {
+            let v = block_header(good, h);
+            // the timestamp line carries "(N s ago)"
+            format!("{h}:{}", v.split(" (").next().unwrap())
+        })
+        .collect();
+    assert_eq!(
+        verify(SECRET, &headers, &raw).await,
+        (0, "valid\n".into(), String::new())
     );
 
     let bad = block_for(&blocks, "POST /other");
