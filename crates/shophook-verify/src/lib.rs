@@ -369,7 +369,9 @@ mod tests {
         let ts = &TS.to_string();
         let ok: Result<(), VerifyError> = Ok(());
         let stale = |now| Err(VerifyError::Stale { timestamp: TS, now });
-        let table: &[(&str, &str, &[u8], i64, Result<(), VerifyError>)] = &[
+        // (webhook-timestamp, webhook-signature, body, now, expected)
+        type Case<'a> = (&'a str, &'a str, &'a [u8], i64, Result<(), VerifyError>);
+        let table: &[Case] = &[
             (ts, SIG, BODY, TS, ok.clone()),
             (ts, SIG, BODY, TS + 300, ok.clone()),
             (ts, SIG, BODY, TS - 300, ok.clone()),

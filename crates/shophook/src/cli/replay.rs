@@ -352,9 +352,11 @@ pub async fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         .await?;
     let queued = answer["replayed"].as_u64().unwrap_or(0);
 
-    let mut range = format!("created since {}", args.since);
+    // Whole seconds read better; the request above carries the exact times.
+    let shown = |t: Timestamp| t.round(jiff::Unit::Second).unwrap_or(t);
+    let mut range = format!("created since {}", shown(args.since));
     if let Some(u) = args.until {
-        range += &format!(" and before {u}");
+        range += &format!(" and before {}", shown(u));
     }
     if let Some(s) = status {
         range += &format!(", status {s}");
