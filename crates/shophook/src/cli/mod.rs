@@ -4,6 +4,7 @@
 
 pub mod listen;
 pub mod replay;
+pub mod server;
 pub mod verify;
 
 use std::process::ExitCode;

@@ -13,11 +13,13 @@ use std::collections::HashMap;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, anyhow, bail};
+use anyhow::{anyhow, bail};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use jiff::Timestamp;
 use serde_json::{Value, json};
+
+use super::server::Api;
 
 /// How often the deliveries are looked at while following them.
 const POLL: Duration = Duration::from_millis(250);
@@ -77,98 +79,40 @@ fn parse_time(text: &str) -> Result<Timestamp, String> {
         .map_err(|e| format!("`{text}`: {e}"))
 }
 
-/// The API, as this command uses it.
-struct Api {
-    client: reqwest::Client,
-    server: url::Url,
-    key: String,
-}
-
-impl Api {
-    fn url(&self, segments: &[&str], query: &[(&str, &str)]) -> anyhow::Result<url::Url> {
-        let mut url = self.server.clone();
-        url.path_segments_mut()
-            .map_err(|()| anyhow!("--server {} cannot take a path", self.server))?
-            .pop_if_empty()
-            .extend(segments);
-        if !query.is_empty() {
-            url.query_pairs_mut().extend_pairs(query);
+/// The webhook's deliveries created in `[since, until)`, newest first.
+async fn deliveries(
+    api: &Api,
+    args: &ReplayArgs,
+    status: Option<&str>,
+) -> anyhow::Result<Vec<Value>> {
+    let mut out = Vec::new();
+    let mut cursor: Option<String> = None;
+    let limit = PAGE.to_string();
+    loop {
+        let mut query = vec![("webhook", args.webhook.as_str()), ("limit", &limit)];
+        if let Some(s) = status {
+            query.push(("status", s));
         }
-        Ok(url)
-    }
-
-    async fn call(
-        &self,
-        method: reqwest::Method,
-        url: url::Url,
-        body: Option<Value>,
-    ) -> anyhow::Result<Value> {
-        let mut req = self.client.request(method, url).bearer_auth(&self.key);
-        if let Some(b) = body {
-            req = req
-                .header("content-type", "application/json")
-                .body(b.to_string());
+        if let Some(c) = &cursor {
+            query.push(("before", c));
         }
-        let resp = req.send().await.with_context(|| {
-            format!(
-                "cannot reach shophook at {} (is it running? set --server or SHOPHOOK_URL)",
-                self.server
-            )
-        })?;
-        let status = resp.status();
-        let bytes = resp.bytes().await.context("reading the server's answer")?;
-        let value: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        if !status.is_success() {
-            let err = &value["error"];
-            let message = err["message"].as_str().map_or_else(
-                || String::from_utf8_lossy(&bytes).into_owned(),
-                str::to_string,
-            );
-            match err["field"].as_str() {
-                Some(field) => bail!("the server answered {status}: `{field}`: {message}"),
-                None => bail!("the server answered {status}: {message}"),
+        let url = api.url(&["v1", "accounts", &args.account, "deliveries"], &query)?;
+        let page = api.call(reqwest::Method::GET, url, None).await?;
+        for d in page["data"].as_array().into_iter().flatten() {
+            let created: Timestamp = d["created_at"]
+                .as_str()
+                .and_then(|t| t.parse().ok())
+                .ok_or_else(|| anyhow!("the server listed a delivery without `created_at`: {d}"))?;
+            if created < args.since {
+                return Ok(out);
+            }
+            if args.until.is_none_or(|u| created < u) {
+                out.push(d.clone());
             }
         }
-        Ok(value)
-    }
-
-    /// The webhook's deliveries created in `[since, until)`, newest first.
-    async fn deliveries(
-        &self,
-        args: &ReplayArgs,
-        status: Option<&str>,
-    ) -> anyhow::Result<Vec<Value>> {
-        let mut out = Vec::new();
-        let mut cursor: Option<String> = None;
-        let limit = PAGE.to_string();
-        loop {
-            let mut query = vec![("webhook", args.webhook.as_str()), ("limit", &limit)];
-            if let Some(s) = status {
-                query.push(("status", s));
-            }
-            if let Some(c) = &cursor {
-                query.push(("before", c));
-            }
-            let url = self.url(&["v1", "accounts", &args.account, "deliveries"], &query)?;
-            let page = self.call(reqwest::Method::GET, url, None).await?;
-            for d in page["data"].as_array().into_iter().flatten() {
-                let created: Timestamp = d["created_at"]
-                    .as_str()
-                    .and_then(|t| t.parse().ok())
-                    .ok_or_else(|| {
-                        anyhow!("the server listed a delivery without `created_at`: {d}")
-                    })?;
-                if created < args.since {
-                    return Ok(out);
-                }
-                if args.until.is_none_or(|u| created < u) {
-                    out.push(d.clone());
-                }
-            }
-            match page["next_cursor"].as_str() {
-                Some(c) => cursor = Some(c.to_string()),
-                None => return Ok(out),
-            }
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => return Ok(out),
         }
     }
 }
@@ -250,7 +194,7 @@ async fn follow(
     );
     let deadline = Instant::now() + args.wait;
     let tally = loop {
-        let listed = api.deliveries(args, None).await?;
+        let listed = deliveries(api, args, None).await?;
         let by_id: HashMap<&str, &Value> = listed
             .iter()
             .filter_map(|d| Some((d["id"].as_str()?, d)))
@@ -300,22 +244,14 @@ pub async fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     if args.until.is_some_and(|u| u <= args.since) {
         bail!("--until must be later than --since");
     }
-    let api = Api {
-        client: reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(Duration::from_secs(60))
-            .build()?,
-        server: args.server.clone(),
-        key: args.key.clone(),
-    };
+    let api = Api::new(args.server.clone(), args.key.clone())?;
     let hook_url = api.url(
         &["v1", "accounts", &args.account, "webhooks", &args.webhook],
         &[],
     )?;
     let hook = api.call(reqwest::Method::GET, hook_url, None).await?;
     let status = args.status.as_deref().filter(|s| !s.is_empty());
-    let before: HashMap<String, Before> = api
-        .deliveries(&args, status)
+    let before: HashMap<String, Before> = deliveries(&api, &args, status)
         .await?
         .iter()
         .filter_map(|d| {
