@@ -587,7 +587,8 @@ async fn replay_resends_dead_deliveries_and_follows_them_to_the_end() {
     let rx = TestReceiver::start().await;
     rx.set_default(500);
     app.account("acme").await;
-    let since = jiff::Timestamp::now().to_string();
+    // A second back: the server stores times in whole milliseconds.
+    let since = (jiff::Timestamp::now() - jiff::SignedDuration::from_secs(1)).to_string();
     let hook = app
         .webhook(
             "acme",
