@@ -319,6 +319,22 @@ async fn verify(secret: &str, headers: &[String], body: &[u8]) -> (i32, String, 
     )
 }
 
+/// Rotates the webhook's secret (the old one keeps signing too); the new secret.
+async fn rotate(app: &TestApp, hook: &Value) -> String {
+    let (s, rotated) = app
+        .admin(
+            Method::POST,
+            &format!(
+                "/v1/accounts/acme/webhooks/{}/rotate-secret",
+                hook["id"].as_str().unwrap()
+            ),
+            Some(json!({})),
+        )
+        .await;
+    assert!(s.is_success(), "{rotated}");
+    rotated["secret"].as_str().unwrap().to_string()
+}
+
 fn headers_of(r: &Received) -> Vec<String> {
     ["webhook-id", "webhook-timestamp", "webhook-signature"]
         .iter()
@@ -406,18 +422,7 @@ async fn verify_accepts_a_real_delivery_and_says_why_it_rejects_others() {
     assert!(err.contains("must be followed by base64"), "{err}");
 
     // After a rotation shophook signs with both secrets; either one verifies.
-    let (s, rotated) = app
-        .admin(
-            Method::POST,
-            &format!(
-                "/v1/accounts/acme/webhooks/{}/rotate-secret",
-                hook["id"].as_str().unwrap()
-            ),
-            Some(json!({})),
-        )
-        .await;
-    assert!(s.is_success(), "{rotated}");
-    let new_secret = rotated["secret"].as_str().unwrap().to_string();
+    let new_secret = rotate(&app, &hook).await;
     app.event(
         "acme",
         json!({"type": "order.paid", "data": {"order": {"id": "1002"}}}),
@@ -518,17 +523,7 @@ async fn signatures_made_by_the_standardwebhooks_package_verify_and_the_other_wa
             json!({"url": rx.url("/in"), "events": ["order.paid"], "secret": plain}),
         )
         .await;
-    let (_, rotated) = app
-        .admin(
-            Method::POST,
-            &format!(
-                "/v1/accounts/acme/webhooks/{}/rotate-secret",
-                hook["id"].as_str().unwrap()
-            ),
-            Some(json!({})),
-        )
-        .await;
-    let new_secret = rotated["secret"].as_str().unwrap().to_string();
+    let new_secret = rotate(&app, &hook).await;
     app.event(
         "acme",
         json!({"type": "order.paid", "data": {"order": {"id": "1001", "city": "Łódź"}}}),
