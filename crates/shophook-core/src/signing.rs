@@ -1,24 +1,25 @@
 //! Standard Webhooks signatures (`webhook-id`, `webhook-timestamp`,
 //! `webhook-signature: v1,<base64 HMAC-SHA256("id.timestamp.body")>`).
 //!
+//! The rules live in the `shophook-verify` crate — the same code receivers use — so
+//! what the server signs and what a receiver verifies cannot drift apart. This module
+//! adds what only the server needs: generating secrets, validation errors in the API's
+//! shape, and the multi-secret header of a rotation.
+//!
 //! A generated secret is `whsec_` + base64 of 24 random bytes, and its key is the
 //! decoded bytes — what every Standard Webhooks library expects. A merchant may give
 //! any 16–128 character string instead (the key an old receiver already checks);
 //! its raw bytes are then the key.
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as B64;
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
+use shophook_verify::SecretError;
 
 use crate::FieldError;
 
+pub use shophook_verify::{SECRET_PREFIX, TOLERANCE_SECS, VerifyError};
+
 /// A webhook signing secret.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Secret {
-    text: String,
-    key: Vec<u8>,
-}
+pub struct Secret(shophook_verify::Secret);
 
 impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -26,74 +27,46 @@ impl std::fmt::Debug for Secret {
     }
 }
 
-/// Prefix of generated secrets.
-pub const SECRET_PREFIX: &str = "whsec_";
-
 impl Secret {
     /// A new secret from 24 random bytes (the caller owns randomness).
     pub fn generate(random: [u8; 24]) -> Secret {
-        Secret {
-            text: format!("{SECRET_PREFIX}{}", B64.encode(random)),
-            key: random.to_vec(),
-        }
+        Secret(shophook_verify::Secret::from_key(&random).expect("24 bytes are within 16–96"))
     }
 
     /// Parses a stored or merchant-given secret.
     pub fn parse(text: &str) -> Result<Secret, FieldError> {
-        if let Some(b64) = text.strip_prefix(SECRET_PREFIX) {
-            let key = B64.decode(b64).map_err(|_| {
-                FieldError::new(
-                    "secret",
-                    "invalid_secret",
-                    "a `whsec_` secret must be followed by base64",
-                )
-            })?;
-            if key.len() < 16 || key.len() > 96 {
-                return Err(FieldError::new(
-                    "secret",
-                    "invalid_secret",
-                    "a `whsec_` secret must hold 16–96 bytes",
-                ));
-            }
-            return Ok(Secret {
-                text: text.to_string(),
-                key,
-            });
-        }
-        let n = text.chars().count();
-        if !(16..=128).contains(&n) || text.chars().any(char::is_control) {
-            return Err(FieldError::new(
-                "secret",
-                "invalid_secret",
-                "give a secret of 16–128 printable characters, or leave it out to get a generated `whsec_…` one",
-            ));
-        }
-        Ok(Secret {
-            text: text.to_string(),
-            key: text.as_bytes().to_vec(),
-        })
+        shophook_verify::Secret::parse(text)
+            .map(Secret)
+            .map_err(|e| {
+                let message = match e {
+                    SecretError::NotBase64 => "a `whsec_` secret must be followed by base64",
+                    SecretError::KeyLength(_) => "a `whsec_` secret must hold 16–96 bytes",
+                    SecretError::PlainText => {
+                        "give a secret of 16–128 printable characters, or leave it out to get a generated `whsec_…` one"
+                    }
+                };
+                FieldError::new("secret", "invalid_secret", message)
+            })
     }
 
     /// The secret as the merchant sees it.
     pub fn as_str(&self) -> &str {
-        &self.text
+        self.0.as_str()
     }
 
     /// The HMAC key bytes.
     pub fn key(&self) -> &[u8] {
-        &self.key
+        self.0.key()
     }
 
     /// `v1,<base64>` over `msg_id.timestamp.body`.
     pub fn sign(&self, msg_id: &str, timestamp: i64, body: &[u8]) -> String {
-        let mut mac =
-            Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes keys of any length");
-        mac.update(msg_id.as_bytes());
-        mac.update(b".");
-        mac.update(timestamp.to_string().as_bytes());
-        mac.update(b".");
-        mac.update(body);
-        format!("v1,{}", B64.encode(mac.finalize().into_bytes()))
+        self.0.sign(msg_id, timestamp, body)
+    }
+
+    /// The same secret as the receivers' crate sees it.
+    pub fn as_verify(&self) -> &shophook_verify::Secret {
+        &self.0
     }
 }
 
@@ -107,22 +80,9 @@ pub fn signature_header(secrets: &[&Secret], msg_id: &str, timestamp: i64, body:
         .join(" ")
 }
 
-/// Why a signature did not verify.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum VerifyError {
-    /// No `v1,` entry matched.
-    #[error("no signature matches the secret (wrong secret, or the body was changed)")]
-    NoMatch,
-    /// The timestamp is too far from now.
-    #[error("timestamp {0} is more than 5 minutes from now (replayed or clock skew)")]
-    Stale(i64),
-    /// A header is missing or unreadable.
-    #[error("malformed header: {0}")]
-    Malformed(&'static str),
-}
-
 /// Verifies a Standard Webhooks signature header at time `now` (unix seconds),
 /// accepting timestamps within 5 minutes. Comparison is constant-time.
+/// (`shophook_verify::verify`, for a server-side [`Secret`].)
 pub fn verify(
     secret: &Secret,
     msg_id: &str,
@@ -131,34 +91,7 @@ pub fn verify(
     body: &[u8],
     now: i64,
 ) -> Result<(), VerifyError> {
-    let ts: i64 = timestamp
-        .trim()
-        .parse()
-        .map_err(|_| VerifyError::Malformed("webhook-timestamp is not a number"))?;
-    if (now - ts).abs() > 300 {
-        return Err(VerifyError::Stale(ts));
-    }
-    let mut mac =
-        Hmac::<Sha256>::new_from_slice(secret.key()).expect("HMAC takes keys of any length");
-    mac.update(format!("{msg_id}.{ts}.").as_bytes());
-    mac.update(body);
-    let mut any = false;
-    for entry in signatures.split_whitespace() {
-        let Some(sig) = entry.strip_prefix("v1,") else {
-            continue;
-        };
-        any = true;
-        if let Ok(bytes) = B64.decode(sig)
-            && mac.clone().verify_slice(&bytes).is_ok()
-        {
-            return Ok(());
-        }
-    }
-    if any {
-        Err(VerifyError::NoMatch)
-    } else {
-        Err(VerifyError::Malformed("webhook-signature has no v1, entry"))
-    }
+    shophook_verify::verify(&secret.0, msg_id, timestamp, signatures, body, now)
 }
 
 #[cfg(test)]
@@ -204,7 +137,10 @@ mod tests {
                 br#"{"test": 2432232314}"#,
                 1614265330 + 301
             ),
-            Err(VerifyError::Stale(1614265330))
+            Err(VerifyError::Stale {
+                timestamp: 1614265330,
+                now: 1614265330 + 301
+            })
         );
     }
 
@@ -215,8 +151,21 @@ mod tests {
         assert_eq!(Secret::parse(g.as_str()).unwrap(), g);
         let raw = Secret::parse("my-old-receiver-key-123").unwrap();
         assert_eq!(raw.key(), b"my-old-receiver-key-123");
-        assert!(Secret::parse("short").is_err());
-        assert!(Secret::parse("whsec_!!!").is_err());
+        for (bad, message) in [
+            (
+                "short",
+                "give a secret of 16–128 printable characters, or leave it out to get a generated `whsec_…` one",
+            ),
+            ("whsec_!!!", "a `whsec_` secret must be followed by base64"),
+            ("whsec_AAAA", "a `whsec_` secret must hold 16–96 bytes"),
+        ] {
+            let e = Secret::parse(bad).unwrap_err();
+            assert_eq!(
+                (e.field.as_str(), e.message.as_str()),
+                ("secret", message),
+                "{bad}"
+            );
+        }
         assert!(Secret::parse(&"x".repeat(129)).is_err());
         assert_eq!(format!("{g:?}"), "Secret(…)");
         let two = signature_header(&[&g, &raw], "m", 1, b"b");

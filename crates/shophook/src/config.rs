@@ -24,6 +24,12 @@ pub enum Command {
     Serve(ServeArgs),
     /// Apply database schema migrations and exit (serve does this too).
     Migrate(MigrateArgs),
+    /// A local receiver for receiver developers: prints each webhook it gets and whether its signature holds.
+    Listen(crate::cli::listen::ListenArgs),
+    /// Check a Standard Webhooks signature: headers as flags, the body on stdin.
+    Verify(crate::cli::verify::VerifyArgs),
+    /// Re-send a webhook's deliveries from a time range and follow them to the end.
+    Replay(crate::cli::replay::ReplayArgs),
 }
 
 /// Log output format.

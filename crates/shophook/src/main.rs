@@ -2,7 +2,7 @@
 
 use clap::Parser;
 
-fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<std::process::ExitCode> {
     let cli = shophook::config::Cli::parse();
     shophook::cli::run(cli)
 }

@@ -5,6 +5,7 @@ mod support;
 
 mod accounts;
 mod bad_input;
+mod cli;
 mod commerce;
 mod delivery;
 mod events;

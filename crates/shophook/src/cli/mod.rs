@@ -1,4 +1,13 @@
-//! The command line: `serve` and `migrate`.
+//! The command line: `serve` and `migrate` here; the tools for receiver developers
+//! in their own modules — `listen` (a local receiver that prints what it gets),
+//! `verify` (check a signature) and `replay` (re-send a time range, with progress).
+
+pub mod listen;
+pub mod replay;
+pub mod server;
+pub mod verify;
+
+use std::process::ExitCode;
 
 use anyhow::Context;
 use shophook_store::postgres::PgStore;
@@ -9,15 +18,31 @@ use tracing_subscriber::EnvFilter;
 use crate::app::App;
 use crate::config::{Cli, Command, Database, LogFormat};
 
-/// Runs a parsed command line.
-pub fn run(cli: Cli) -> anyhow::Result<()> {
+/// Runs a parsed command line; the exit code is the command's verdict (`verify`
+/// and `replay` have more than one).
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve(args) => {
             init_logs(args.log_format);
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()?;
-            rt.block_on(serve(args))
+            rt.block_on(serve(args))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Listen(args) => {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            rt.block_on(listen::run(args))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Verify(args) => verify::run(args),
+        Command::Replay(args) => {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            rt.block_on(replay::run(args))
         }
         Command::Migrate(args) => {
             init_logs(LogFormat::Pretty);
@@ -37,7 +62,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                     println!("PostgreSQL: schema version {from} -> {to}");
                 }
             }
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
     }
 }
@@ -78,7 +103,8 @@ async fn serve(args: crate::config::ServeArgs) -> anyhow::Result<()> {
     app.run(shutdown).await
 }
 
-async fn wait_for_signal() {
+/// Returns on SIGTERM or SIGINT (Ctrl-C).
+pub(crate) async fn wait_for_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
