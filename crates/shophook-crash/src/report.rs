@@ -80,8 +80,10 @@ pub fn render(title: &str, o: &Outcome) -> String {
         "server queue",
         match o.queue {
             Some(q) => format!(
-                "{} deliveries unfinished, {} dead at the end",
-                q.unfinished, q.dead
+                "{}{} deliveries unfinished, {} dead at the end",
+                if q.more { "at least " } else { "" },
+                q.unfinished,
+                q.dead
             ),
             None => "could not be read at the end".into(),
         },

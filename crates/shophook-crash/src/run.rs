@@ -240,14 +240,16 @@ async fn run_on(
     }
     let load_time = started.elapsed();
 
-    // Everything accepted must arrive: within a lease (a killed node's claims),
-    // the whole retry schedule, and a margin for a busy machine.
+    // Everything accepted must arrive. A backlog may take a while; a delivery
+    // that is stuck never comes. The wait gives up once nothing has progressed
+    // for a lease (a killed node's claims), the whole retry schedule, and a
+    // margin for a busy machine.
     let drain_start = Instant::now();
-    let deadline = drain_start + args.lease + args.retry_total() + Duration::from_secs(30);
+    let stall = args.lease + args.retry_total() + Duration::from_secs(30);
     let base = nodes[0].base_url();
-    let undelivered = wait_delivered(&ledger, &receiver, &base, deadline).await;
+    let undelivered = wait_delivered(&ledger, &receiver, &base, stall).await;
     let drain_time = drain_start.elapsed();
-    let queue = wait_queue_empty(&base, deadline).await;
+    let queue = wait_queue_empty(&base, stall).await;
 
     for node in &mut nodes {
         node.kill().await?;
@@ -335,18 +337,23 @@ async fn setup(base: &str, hook_url: &str) -> anyhow::Result<()> {
 }
 
 /// The server's view of the queue: deliveries still to send (pending, failed or
-/// scheduled), and deliveries that used up their retries.
+/// scheduled), and deliveries that used up their retries. Each status is read
+/// as one page of at most [`PAGE`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Queue {
     /// Not finished yet.
     pub unfinished: usize,
     /// Ended `dead`.
     pub dead: usize,
+    /// A page was full: there are more than counted.
+    pub more: bool,
 }
+
+const PAGE: usize = 1000;
 
 async fn queue(base: &str) -> Option<Queue> {
     let count = |status: &'static str| {
-        let url = format!("{base}/v1/accounts/{ACCOUNT}/deliveries?status={status}&limit=1000");
+        let url = format!("{base}/v1/accounts/{ACCOUNT}/deliveries?status={status}&limit={PAGE}");
         async move {
             match admin_call(reqwest::Method::GET, &url, None).await {
                 Ok((200, v)) => v["data"].as_array().map(Vec::len),
@@ -354,31 +361,43 @@ async fn queue(base: &str) -> Option<Queue> {
             }
         }
     };
-    let unfinished = count("pending").await? + count("failed").await? + count("scheduled").await?;
+    let counts = [
+        count("pending").await?,
+        count("failed").await?,
+        count("scheduled").await?,
+        count("dead").await?,
+    ];
     Some(Queue {
-        unfinished,
-        dead: count("dead").await?,
+        unfinished: counts[..3].iter().sum(),
+        dead: counts[3],
+        more: counts.contains(&PAGE),
     })
 }
 
-/// Waits, on the receiver's signal, until every accepted event was taken, the
-/// server has nothing left to send (so the rest never comes), or `deadline`.
-/// Returns how many accepted events were not taken.
+/// Waits, on the receiver's signal, until every owed delivery was taken, or the
+/// server has nothing left to send (so the rest never comes), or nothing new
+/// was taken for `stall`. Returns how many owed deliveries were not taken.
 async fn wait_delivered(
     ledger: &Mutex<Ledger>,
     receiver: &Receiver,
     base: &str,
-    deadline: Instant,
+    stall: Duration,
 ) -> usize {
     const QUIET: Duration = Duration::from_secs(1);
     let mut received = receiver.subscribe();
+    let mut fewest = usize::MAX;
+    let mut give_up = Instant::now() + stall;
     loop {
         received.borrow_and_update();
         let missing = ledger.lock().expect("ledger").outstanding();
-        if missing == 0 || Instant::now() >= deadline {
+        if missing < fewest {
+            fewest = missing;
+            give_up = Instant::now() + stall;
+        }
+        if missing == 0 || Instant::now() >= give_up {
             return missing;
         }
-        let left = deadline.saturating_duration_since(Instant::now());
+        let left = give_up.saturating_duration_since(Instant::now());
         if tokio::time::timeout(left.min(QUIET), received.changed())
             .await
             .is_err()
@@ -390,13 +409,22 @@ async fn wait_delivered(
     }
 }
 
-/// Waits until the server has no delivery left to send: one still waiting would
-/// be a phantom in the making. The server has no signal for "queue empty", so
-/// this asks every 100 ms. `None` if the server could not be asked.
-async fn wait_queue_empty(base: &str, deadline: Instant) -> Option<Queue> {
+/// Waits until the server has no delivery left to send (one still waiting
+/// would be a phantom in the making), or the count stopped falling for `stall`.
+/// The server has no signal for "queue empty", so this asks every 100 ms.
+/// `None` if the server could not be asked.
+async fn wait_queue_empty(base: &str, stall: Duration) -> Option<Queue> {
+    let mut fewest = usize::MAX;
+    let mut give_up = Instant::now() + stall;
     loop {
         let q = queue(base).await;
-        if q.is_some_and(|q| q.unfinished == 0) || Instant::now() >= deadline {
+        if let Some(q) = q
+            && q.unfinished < fewest
+        {
+            fewest = q.unfinished;
+            give_up = Instant::now() + stall;
+        }
+        if q.is_some_and(|q| q.unfinished == 0) || Instant::now() >= give_up {
             return q;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
