@@ -6,6 +6,7 @@
 
 mod args;
 mod backend;
+mod drain;
 mod ledger;
 mod load;
 mod node;
