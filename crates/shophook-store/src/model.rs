@@ -161,6 +161,20 @@ pub struct ClaimedDelivery {
     /// The subject's latest snapshot, loaded for delayed deliveries so their
     /// conditions are checked against the present, not the moment of the event.
     pub latest: Option<serde_json::Value>,
+    /// The end of this claim's lease; with the node it identifies the claim.
+    pub lease_until: Timestamp,
+}
+
+/// Which claim an outcome belongs to. When a lease runs out mid-send, the delivery
+/// may be claimed again (by another node, or this one) and even finished; the late
+/// outcome of the first claim must then not overwrite the newer state. Its attempt
+/// is still kept in the history — the request was sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimRef {
+    /// The node that claimed the delivery.
+    pub node: String,
+    /// The lease end the claim set.
+    pub lease_until: Timestamp,
 }
 
 /// What waits in the delivery queue at one moment (for metrics): deliveries of
@@ -276,6 +290,9 @@ pub struct DeliveryUpdate {
     pub next: NextState,
     /// Now.
     pub now: Timestamp,
+    /// The claim this outcome belongs to; the state changes only while that claim
+    /// still holds the delivery. `None` applies it unconditionally (tools, tests).
+    pub claim: Option<ClaimRef>,
 }
 
 /// A delivery as the history shows it.

@@ -93,6 +93,7 @@ pub async fn claim(t: &mut Tx, claim: Claim) -> R<Vec<ClaimedDelivery>> {
             part: part.map(count),
             webhook: hook.clone(),
             event,
+            lease_until: claim.lease_until,
         });
     }
     Ok(out)
@@ -222,7 +223,7 @@ async fn record_one(t: &mut Tx, u: DeliveryUpdate) -> R<()> {
              last_status_code = CASE WHEN $5 = 1 THEN $6 ELSE last_status_code END,
              last_error = CASE WHEN $5 = 1 THEN $7 ELSE last_error END,
              reason = $8, updated_at = $9
-         WHERE id = $1
+         WHERE id = $1 AND ($10::text IS NULL OR (claimed_by = $10 AND due_at = $11))
          RETURNING webhook_id, subject",
     )
     .bind(&u.delivery_id)
@@ -234,10 +235,25 @@ async fn record_one(t: &mut Tx, u: DeliveryUpdate) -> R<()> {
     .bind(&error)
     .bind(&reason)
     .bind(ms(u.now))
+    .bind(u.claim.as_ref().map(|c| c.node.as_str()))
+    .bind(u.claim.as_ref().map(|c| ms(c.lease_until)))
     .fetch_optional(t.conn())
     .await?;
     let Some((webhook, subject)) = row else {
-        return Err(StoreError::NotFound("delivery").into());
+        let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM deliveries WHERE id = $1")
+            .bind(&u.delivery_id)
+            .fetch_optional(t.conn())
+            .await?;
+        if exists.is_none() {
+            return Err(StoreError::NotFound("delivery").into());
+        }
+        // A late outcome of a claim that lost the delivery: keep the attempt
+        // (the request was sent), leave the newer state alone.
+        tracing::info!(delivery = %u.delivery_id, "outcome of an expired claim; the delivery was claimed again meanwhile, its state is kept");
+        if let Some(a) = &u.attempt {
+            insert_attempt(t, &u.delivery_id, a).await?;
+        }
+        return Ok(());
     };
     if let Some(a) = &u.attempt {
         insert_attempt(t, &u.delivery_id, a).await?;

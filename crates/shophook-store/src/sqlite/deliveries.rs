@@ -99,6 +99,7 @@ pub fn claim(w: &mut WriteCtx<'_>, claim: Claim) -> Result<Vec<ClaimedDelivery>>
             part,
             webhook: hook,
             event,
+            lease_until: claim.lease_until,
         });
     }
     Ok(out)
@@ -173,11 +174,36 @@ fn record_one(w: &mut WriteCtx<'_>, u: DeliveryUpdate) -> Result<()> {
                  last_status_code = CASE WHEN ?5 = 1 THEN ?6 ELSE last_status_code END,
                  last_error = CASE WHEN ?5 = 1 THEN ?7 ELSE last_error END,
                  reason = ?8, updated_at = ?9
-             WHERE id = ?1",
+             WHERE id = ?1 AND (?10 IS NULL OR (claimed_by = ?10 AND due_at = ?11))",
         )?
-        .execute(params![u.delivery_id, status.as_str(), due, held, made, code, error, reason, ms(u.now)])?;
+        .execute(params![
+            u.delivery_id,
+            status.as_str(),
+            due,
+            held,
+            made,
+            code,
+            error,
+            reason,
+            ms(u.now),
+            u.claim.as_ref().map(|c| c.node.as_str()),
+            u.claim.as_ref().map(|c| ms(c.lease_until)),
+        ])?;
     if n == 0 {
-        return Err(StoreError::NotFound("delivery"));
+        let exists = c
+            .prepare_cached("SELECT 1 FROM deliveries WHERE id = ?1")?
+            .query_row([&u.delivery_id], |_| Ok(()))
+            .optional()?;
+        if exists.is_none() {
+            return Err(StoreError::NotFound("delivery"));
+        }
+        // A late outcome of a claim that lost the delivery: keep the attempt (the
+        // request was sent), leave the newer state alone.
+        tracing::info!(delivery = %u.delivery_id, "outcome of an expired claim; the delivery was claimed again meanwhile, its state is kept");
+        if let Some(a) = &u.attempt {
+            insert_attempt(c, &u.delivery_id, a)?;
+        }
+        return Ok(());
     }
     if let Some(a) = &u.attempt {
         insert_attempt(c, &u.delivery_id, a)?;

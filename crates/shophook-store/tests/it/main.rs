@@ -170,6 +170,7 @@ macro_rules! conformance_suite {
             record_keeps_attempts_in_order,
             record_retry_while_paused_holds_the_delivery,
             record_of_a_missing_delivery_is_not_found,
+            a_late_outcome_of_an_expired_claim_keeps_the_newer_state,
             release_claims_gives_back_all_or_one_nodes,
             unclaim_gives_back_only_the_nodes_own_claims,
             next_due_at_is_the_earliest_deliverable_time,

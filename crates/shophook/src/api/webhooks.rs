@@ -515,6 +515,7 @@ pub async fn send_test(
             envelope: envelope.clone(),
         }),
         latest: None,
+        lease_until,
     };
     let out = s.sender.attempt(&claimed).await;
     let status = super::deliveries::next_status_name(&out.next);
@@ -524,6 +525,10 @@ pub async fn send_test(
             attempt: Some(out.attempt.clone()),
             next: out.next,
             now: s.clock.now(),
+            claim: Some(shophook_store::ClaimRef {
+                node: s.node.clone(),
+                lease_until,
+            }),
         }])
         .await?;
     Ok(TestOutcome {

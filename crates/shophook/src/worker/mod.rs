@@ -19,7 +19,9 @@ use jiff::{SignedDuration, Timestamp};
 use shophook_core::plan::DeliveryStatus;
 use shophook_core::schedule::next_open;
 use shophook_core::webhook::WebhookStatus;
-use shophook_store::{Claim, ClaimedDelivery, DeliveryUpdate, NextState, Store, StoredWebhook};
+use shophook_store::{
+    Claim, ClaimRef, ClaimedDelivery, DeliveryUpdate, NextState, Store, StoredWebhook,
+};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -364,11 +366,16 @@ impl Worker {
     /// Decides and, if it is time, sends one claimed delivery.
     async fn process(&self, d: &ClaimedDelivery) -> DeliveryUpdate {
         let now = self.clock.now();
+        let claim = ClaimRef {
+            node: self.node.clone(),
+            lease_until: d.lease_until,
+        };
         let update = |next| DeliveryUpdate {
             delivery_id: d.id.clone(),
             attempt: None,
             next,
             now,
+            claim: Some(claim.clone()),
         };
         let hook = &d.webhook;
         if hook.status != WebhookStatus::Active {
@@ -394,6 +401,7 @@ impl Worker {
             attempt: Some(outcome.attempt),
             next: outcome.next,
             now: self.clock.now(),
+            claim: Some(claim),
         }
     }
 }

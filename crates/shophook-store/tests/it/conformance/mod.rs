@@ -241,6 +241,7 @@ pub async fn record(
             attempt,
             next,
             now,
+            claim: None,
         }])
         .await
         .expect("recording");

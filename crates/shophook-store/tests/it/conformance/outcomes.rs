@@ -242,12 +242,63 @@ pub async fn record_retry_while_paused_holds_the_delivery(store: Backend) {
     assert_eq!(released[0].attempts, 1);
 }
 
+/// A lease ran out mid-send and the delivery was claimed again — by another node,
+/// or by the same one — and finished: the first claim's late outcome is kept in the
+/// history but does not overwrite the newer state.
+pub async fn a_late_outcome_of_an_expired_claim_keeps_the_newer_state(store: Backend) {
+    given_account(&*store, "acme", "Acme").await;
+    given_webhook(&*store, "acme", json!({})).await;
+    for second_node in ["node-b", "node-a"] {
+        let id = one_delivery(&*store, order_created("acme", second_node, t(0))).await;
+        let first = claim_only(&*store, &id, t(0)).await; // node-a, lease t(1)
+        let mut again = claim("node-a", t(2), 100);
+        again.node = second_node.to_string();
+        let second = store.claim_due(again).await.expect("claiming");
+        assert_eq!(second.len(), 1, "due again after the lease");
+        let update = |node: &str, lease_until, next, status| DeliveryUpdate {
+            delivery_id: id.clone(),
+            attempt: Some(attempt(1, t(2), Some(status))),
+            next,
+            now: t(3),
+            claim: Some(shophook_store::ClaimRef {
+                node: node.to_string(),
+                lease_until,
+            }),
+        };
+        store
+            .record(vec![update(
+                second_node,
+                second[0].lease_until,
+                NextState::Succeeded,
+                200,
+            )])
+            .await
+            .expect("the current claim records");
+        store
+            .record(vec![update(
+                "node-a",
+                first.lease_until,
+                NextState::Retry(t(30)),
+                503,
+            )])
+            .await
+            .expect("a late outcome is not an error");
+        let d = delivery(&*store, "acme", &id).await;
+        assert_eq!(d.status, "succeeded", "claimed again by {second_node}");
+        assert_eq!(d.attempts, 1);
+        assert_eq!(d.last_status_code, Some(200));
+        let detail = store.delivery("acme", &id).await.unwrap().unwrap();
+        assert_eq!(detail.attempts.len(), 2, "both requests are in the history");
+    }
+}
+
 pub async fn record_of_a_missing_delivery_is_not_found(store: Backend) {
     let update = DeliveryUpdate {
         delivery_id: "dlv_missing".into(),
         attempt: None,
         next: NextState::Succeeded,
         now: t(0),
+        claim: None,
     };
     let missing = store.record(vec![update]).await;
     assert!(
