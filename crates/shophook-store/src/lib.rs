@@ -8,6 +8,7 @@
 
 mod model;
 pub mod postgres;
+pub mod sealed;
 pub mod sqlite;
 
 use std::sync::Arc;
@@ -18,6 +19,13 @@ use shophook_core::account::Account;
 use tokio::sync::Notify;
 
 pub use model::*;
+pub use sealed::Sealer;
+
+/// The id of an account's notification webhook: the one `webhook.disabled` goes to,
+/// pointed at the account's `notify_url`.
+pub fn notify_webhook_id(account: &str) -> String {
+    format!("wh_notify_{account}")
+}
 
 /// What can go wrong in a store call.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -92,8 +100,20 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes a webhook; its unfinished deliveries end `skipped`.
     async fn delete_webhook(&self, account: &str, id: &str, now: Timestamp) -> Result<bool>;
     /// Pauses or resumes: pausing holds unfinished deliveries as `scheduled`;
-    /// resuming releases them in order, or skips them with `discard_held`.
+    /// resuming releases them in order, or skips them with `discard_held`, and
+    /// forgets past failures (`failing_since`).
     async fn set_webhook_status(&self, change: StatusChange) -> Result<StoredWebhook>;
+    /// Disables an active webhook that has failed without a success since
+    /// `failing_before` or earlier, holding its unfinished deliveries like a pause;
+    /// returns it if this call disabled it (`None`: not failing that long, not
+    /// active, or gone).
+    async fn disable_webhook(
+        &self,
+        account: &str,
+        id: &str,
+        failing_before: Timestamp,
+        now: Timestamp,
+    ) -> Result<Option<StoredWebhook>>;
 
     /// Stores events and, in the same transaction, their deliveries.
     async fn ingest(&self, events: Vec<NewEvent>) -> Result<Vec<IngestOutcome>>;
@@ -114,7 +134,8 @@ pub trait Store: Send + Sync + 'static {
 
     /// Claims up to `limit` due deliveries for `node` until `lease_until`.
     async fn claim_due(&self, claim: Claim) -> Result<Vec<ClaimedDelivery>>;
-    /// Records attempts and next states; each update is applied atomically.
+    /// Records attempts and next states; each update is applied atomically. An
+    /// attempt's success or failure also updates its webhook's `failing_since`.
     async fn record(&self, updates: Vec<DeliveryUpdate>) -> Result<()>;
     /// Gives claimed deliveries back (due now): all of them at start-up of a
     /// single-node store (`node = None`), or one node's at shutdown.

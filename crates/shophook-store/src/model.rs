@@ -25,6 +25,9 @@ pub struct StoredWebhook {
     pub previous_secret: Option<String>,
     /// End of the rotation overlap.
     pub previous_secret_until: Option<Timestamp>,
+    /// Every attempt since this time has failed (`None` after a success). A
+    /// webhook failing for longer than the server's `--disable-after` is disabled.
+    pub failing_since: Option<Timestamp>,
     /// Creation time.
     pub created_at: Timestamp,
     /// Last change.
@@ -64,6 +67,14 @@ pub struct StatusChange {
 pub enum Target {
     /// Every webhook of the account it reaches (filters, products, conditions).
     Matching,
+    /// The account's notification webhook (`webhook.disabled`): created with
+    /// `secret` when missing, pointed at `url` (the account's `notify_url`).
+    Notify {
+        /// Where notifications go.
+        url: String,
+        /// The secret of the notification webhook if it has to be created.
+        secret: String,
+    },
     /// Exactly this webhook (test sends), claimed at once by `node` until
     /// `lease_until` so the caller sends it itself.
     Only {

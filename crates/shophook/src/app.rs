@@ -10,7 +10,7 @@ use anyhow::Context;
 use shophook_core::ssrf::TargetPolicy;
 use shophook_store::postgres::{PgOptions, PgStore};
 use shophook_store::sqlite::SqliteStore;
-use shophook_store::{ADMIN_KEY_SETTING, Store};
+use shophook_store::{ADMIN_KEY_SETTING, Sealer, Store};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -60,24 +60,30 @@ impl App {
 
     /// [`App::build`] with another clock (tests, simulations).
     pub async fn build_with_clock(args: ServeArgs, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
-        let store: Arc<dyn Store> = match Database::parse(&args.database)
-            .map_err(anyhow::Error::msg)?
-        {
-            Database::Sqlite(path) => {
-                let store = tokio::task::spawn_blocking(move || {
-                    SqliteStore::open(&path).with_context(|| format!("opening {}", path.display()))
-                })
-                .await??;
-                Arc::new(store)
-            }
-            Database::Postgres(url) => {
-                let options = PgOptions::for_concurrency(args.concurrency.max(1));
-                let store = PgStore::open(&url, options)
-                    .await
-                    .context("opening the PostgreSQL database")?;
-                Arc::new(store)
-            }
+        let sealer = match args.encryption_key.as_deref() {
+            Some(key) => Sealer::from_base64_key(key)
+                .map_err(|e| anyhow::anyhow!("--encryption-key: {e}"))?,
+            None => Sealer::none(),
         };
+        let store: Arc<dyn Store> =
+            match Database::parse(&args.database).map_err(anyhow::Error::msg)? {
+                Database::Sqlite(path) => {
+                    let store = tokio::task::spawn_blocking(move || {
+                        SqliteStore::open_with(&path, sealer)
+                            .with_context(|| format!("opening {}", path.display()))
+                    })
+                    .await??;
+                    Arc::new(store)
+                }
+                Database::Postgres(url) => {
+                    let mut options = PgOptions::for_concurrency(args.concurrency.max(1));
+                    options.sealer = sealer;
+                    let store = PgStore::open(&url, options)
+                        .await
+                        .context("opening the PostgreSQL database")?;
+                    Arc::new(store)
+                }
+            };
         let (admin_hash, generated_admin_key) =
             admin_key(&*store, args.admin_key.as_deref()).await?;
         // A single-node store: whatever a previous run had claimed was never
@@ -118,6 +124,7 @@ impl App {
                 lease: args.lease,
                 batch: 256,
                 grace: args.shutdown_grace,
+                disable_after: args.disable_after,
             },
         ));
         let listener = TcpListener::bind(args.listen)

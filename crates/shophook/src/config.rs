@@ -89,6 +89,15 @@ pub struct ServeArgs {
     /// restart) sends the delivery again.
     #[arg(long, env = "SHOPHOOK_LEASE", default_value = "60s", value_parser = parse_duration)]
     pub lease: Duration,
+    /// A webhook whose every attempt has failed for this long is disabled, and
+    /// `webhook.disabled` goes to its account's notify_url (`0s`: never disable).
+    #[arg(long, env = "SHOPHOOK_DISABLE_AFTER", default_value = "5d", value_parser = parse_duration)]
+    pub disable_after: Duration,
+    /// Encrypt webhook secrets and custom header values in the database with this
+    /// key: 32 random bytes as base64 (`openssl rand -base64 32`). Keep it: the
+    /// secrets cannot be read without it.
+    #[arg(long, env = "SHOPHOOK_ENCRYPTION_KEY", hide_env_values = true)]
+    pub encryption_key: Option<String>,
     /// Log format.
     #[arg(
         long,

@@ -257,6 +257,7 @@ async fn record_one(t: &mut Tx, u: DeliveryUpdate) -> R<()> {
     };
     if let Some(a) = &u.attempt {
         insert_attempt(t, &u.delivery_id, a).await?;
+        webhooks::note_attempt(t, &webhook, a.error.is_some(), u.now).await?;
     }
     if status.is_final()
         && let Some(subject) = subject

@@ -28,6 +28,16 @@ type Loaded = HashMap<String, Option<(Account, Vec<Entry>)>>;
 /// Stores events and their deliveries. Every lock the batch needs (idempotency
 /// keys, the subjects of `ordered` webhooks) is taken first, in one sorted step.
 pub async fn ingest(t: &mut Tx, events: Vec<NewEvent>) -> R<Vec<IngestOutcome>> {
+    // Notification webhooks first, so the webhooks loaded below include them.
+    for e in &events {
+        if let Target::Notify { url, secret } = &e.target
+            && accounts::get_for_write(t, &e.event.account)
+                .await?
+                .is_some()
+        {
+            webhooks::upsert_notify(t, &e.event.account, url, secret, e.event.created_at).await?;
+        }
+    }
     let mut loaded: Loaded = HashMap::new();
     for e in &events {
         if !loaded.contains_key(&e.event.account) {
@@ -108,6 +118,23 @@ async fn ingest_one(
                         part: p.part,
                     });
                 }
+            }
+        }
+        Target::Notify { .. } => {
+            let id = crate::notify_webhook_id(&event.account);
+            let Some(entry) = hooks.iter().find(|e| e.hook.id == id) else {
+                return Ok(IngestOutcome::NoWebhook);
+            };
+            let hook = &entry.hook;
+            for p in plan::deliveries_for(hook.status, &hook.config, event, false, now) {
+                planned.push(Planned {
+                    webhook: &hook.id,
+                    status: p.status,
+                    due_at: p.due_at.map(ms),
+                    held: p.held,
+                    claimed_by: None,
+                    part: p.part,
+                });
             }
         }
         Target::Only {

@@ -43,6 +43,8 @@ pub struct PgOptions {
     /// How long a call waits for a connection before it fails as `Unavailable`
     /// (the API then answers 503): short, so a database outage is reported, not hung on.
     pub acquire_timeout: Duration,
+    /// Seals and opens webhook secrets (`--encryption-key`).
+    pub sealer: crate::Sealer,
 }
 
 impl PgOptions {
@@ -58,6 +60,7 @@ impl PgOptions {
         PgOptions {
             pool_size: workers + 4,
             acquire_timeout: Duration::from_secs(3),
+            sealer: crate::Sealer::none(),
         }
     }
 }
@@ -77,6 +80,7 @@ pub struct PgStore {
     listener: JoinHandle<()>,
     /// Events committed through this handle (see `Store::events_stored`).
     events_stored: AtomicU64,
+    sealer: crate::Sealer,
 }
 
 impl Drop for PgStore {
@@ -106,13 +110,24 @@ impl PgStore {
         schema::migrate(&pool).await?;
         let signal = Arc::new(Notify::new());
         let listener = signal::spawn(connect, signal.clone());
-        Ok(PgStore {
+        let store = PgStore {
             pool,
             signal,
             ids: Arc::new(Mutex::new(ulid::Generator::new())),
             listener,
             events_stored: AtomicU64::new(0),
-        })
+            sealer: options.sealer,
+        };
+        let mut t = store.begin().await?;
+        let sealed = webhooks::seal_existing(&mut t).await?;
+        store.commit(t).await?;
+        if sealed > 0 {
+            tracing::info!(
+                webhooks = sealed,
+                "encrypted the secrets of webhooks stored before --encryption-key was set"
+            );
+        }
+        Ok(store)
     }
 
     /// Applies migrations only (the `migrate` command); returns (from, to) versions.
@@ -134,6 +149,7 @@ impl PgStore {
             woke: false,
             events: 0,
             ids: self.ids.clone(),
+            sealer: self.sealer.clone(),
         })
     }
 
@@ -164,6 +180,8 @@ pub(crate) struct Tx {
     /// Events inserted in this transaction, counted once it commits.
     pub events: u64,
     ids: Arc<Mutex<ulid::Generator>>,
+    /// Seals and opens webhook secrets.
+    pub sealer: crate::Sealer,
 }
 
 impl Tx {

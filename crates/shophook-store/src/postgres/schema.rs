@@ -9,7 +9,8 @@ use sqlx::PgPool;
 use super::R;
 
 /// Migration scripts, in order. Never edit a released one; append a new one.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE settings (key TEXT COLLATE "C" PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE accounts (
     id TEXT COLLATE "C" PRIMARY KEY, doc TEXT NOT NULL,
@@ -70,7 +71,11 @@ CREATE TABLE timers (
     subject_id TEXT COLLATE "C" NOT NULL, due_at BIGINT NOT NULL,
     PRIMARY KEY (account_id, kind, subject_id));
 CREATE INDEX timers_due ON timers(due_at);
-"#];
+"#,
+    r#"
+ALTER TABLE webhooks ADD COLUMN failing_since BIGINT;
+"#,
+];
 
 /// The schema version this build expects.
 pub fn latest() -> i64 {

@@ -125,6 +125,23 @@ impl Store for PgStore {
             .await?)
     }
 
+    async fn disable_webhook(
+        &self,
+        account: &str,
+        id: &str,
+        failing_before: Timestamp,
+        now: Timestamp,
+    ) -> Result<Option<StoredWebhook>> {
+        tx!(self, |t| webhooks::disable(
+            &mut t,
+            account,
+            id,
+            failing_before,
+            now
+        )
+        .await?)
+    }
+
     async fn ingest(&self, events: Vec<NewEvent>) -> Result<Vec<IngestOutcome>> {
         tx!(self, |t| events::ingest(&mut t, events.clone()).await?)
     }

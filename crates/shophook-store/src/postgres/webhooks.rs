@@ -11,7 +11,7 @@ use sqlx::postgres::PgRow;
 use super::{R, Tx, corrupt, from_ms, ms};
 use crate::{StatusChange, StoreError, StoredWebhook};
 
-const COLUMNS: &str = "id, account_id, status, config, secret, previous_secret, previous_secret_until, created_at, updated_at";
+const COLUMNS: &str = "id, account_id, status, config, secret, previous_secret, previous_secret_until, created_at, updated_at, failing_since";
 
 /// A webhook with its conditions compiled, loaded for one transaction (another
 /// node may change it at any time, so it is not kept longer).
@@ -20,6 +20,7 @@ pub struct Entry {
     pub conditions: Vec<CompiledCondition>,
 }
 
+/// A webhook row, its secrets as stored.
 fn from_row(r: &PgRow) -> R<StoredWebhook> {
     let status: String = r.try_get(2)?;
     let config: String = r.try_get(3)?;
@@ -33,7 +34,50 @@ fn from_row(r: &PgRow) -> R<StoredWebhook> {
         previous_secret_until: r.try_get::<Option<i64>, _>(6)?.map(from_ms),
         created_at: from_ms(r.try_get(7)?),
         updated_at: from_ms(r.try_get(8)?),
+        failing_since: r.try_get::<Option<i64>, _>(9)?.map(from_ms),
     })
+}
+
+/// A webhook row, its secrets opened.
+fn opened(t: &Tx, r: &PgRow) -> R<StoredWebhook> {
+    Ok(t.sealer.open_webhook(from_row(r)?)?)
+}
+
+/// At start-up: checks every stored secret opens with this sealer (a missing or
+/// wrong `--encryption-key` stops the start with a clear error instead of failing
+/// each request), and with a key seals every secret still stored as plain text
+/// (written before the key was set). Returns how many webhooks it sealed.
+pub async fn seal_existing(t: &mut Tx) -> R<usize> {
+    let lock = if t.sealer.encrypts() {
+        " FOR UPDATE"
+    } else {
+        ""
+    };
+    let sql = format!("SELECT {COLUMNS} FROM webhooks{lock}");
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .fetch_all(t.conn())
+        .await?;
+    let mut sealed = 0;
+    for row in &rows {
+        let stored = from_row(row)?;
+        let needs_sealing = t.sealer.webhook_needs_sealing(&stored);
+        let plain = t.sealer.open_webhook(stored)?;
+        if !needs_sealing {
+            continue;
+        }
+        let s = t.sealer.seal_webhook(&plain)?;
+        sqlx::query(
+            "UPDATE webhooks SET config = $2, secret = $3, previous_secret = $4 WHERE id = $1",
+        )
+        .bind(&plain.id)
+        .bind(s.config)
+        .bind(s.secret)
+        .bind(s.previous_secret)
+        .execute(t.conn())
+        .await?;
+        sealed += 1;
+    }
+    Ok(sealed)
 }
 
 pub async fn list(t: &mut Tx, account: &str) -> R<Vec<StoredWebhook>> {
@@ -43,7 +87,7 @@ pub async fn list(t: &mut Tx, account: &str) -> R<Vec<StoredWebhook>> {
         .bind(account)
         .fetch_all(t.conn())
         .await?;
-    rows.iter().map(from_row).collect()
+    rows.iter().map(|r| opened(t, r)).collect()
 }
 
 pub async fn get(t: &mut Tx, account: &str, id: &str) -> R<Option<StoredWebhook>> {
@@ -53,7 +97,7 @@ pub async fn get(t: &mut Tx, account: &str, id: &str) -> R<Option<StoredWebhook>
         .bind(account)
         .fetch_optional(t.conn())
         .await?;
-    row.as_ref().map(from_row).transpose()
+    row.as_ref().map(|r| opened(t, r)).transpose()
 }
 
 /// The webhooks with these ids that still exist.
@@ -63,7 +107,7 @@ pub async fn by_ids(t: &mut Tx, ids: &[String]) -> R<Vec<StoredWebhook>> {
         .bind(ids)
         .fetch_all(t.conn())
         .await?;
-    rows.iter().map(from_row).collect()
+    rows.iter().map(|r| opened(t, r)).collect()
 }
 
 /// An account's webhooks with compiled conditions, oldest first.
@@ -80,10 +124,6 @@ pub async fn entries(t: &mut Tx, account: &str) -> R<Vec<Entry>> {
         });
     }
     Ok(out)
-}
-
-fn config_json(w: &StoredWebhook) -> R<String> {
-    serde_json::to_string(&w.config).map_err(|e| corrupt("webhook config", e))
 }
 
 pub async fn create(t: &mut Tx, hook: StoredWebhook, max: u32) -> R<StoredWebhook> {
@@ -106,33 +146,42 @@ pub async fn create(t: &mut Tx, hook: StoredWebhook, max: u32) -> R<StoredWebhoo
         ))
         .into());
     }
-    let sql =
-        format!("INSERT INTO webhooks ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)");
+    insert(t, &hook).await?;
+    Ok(hook)
+}
+
+async fn insert(t: &mut Tx, hook: &StoredWebhook) -> R<()> {
+    let s = t.sealer.seal_webhook(hook)?;
+    let sql = format!(
+        "INSERT INTO webhooks ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+    );
     sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(&hook.id)
         .bind(&hook.account_id)
         .bind(hook.status.as_str())
-        .bind(config_json(&hook)?)
-        .bind(&hook.secret)
-        .bind(&hook.previous_secret)
+        .bind(s.config)
+        .bind(s.secret)
+        .bind(s.previous_secret)
         .bind(hook.previous_secret_until.map(ms))
         .bind(ms(hook.created_at))
         .bind(ms(hook.updated_at))
+        .bind(hook.failing_since.map(ms))
         .execute(t.conn())
         .await?;
-    Ok(hook)
+    Ok(())
 }
 
 pub async fn update(t: &mut Tx, hook: StoredWebhook) -> R<StoredWebhook> {
+    let s = t.sealer.seal_webhook(&hook)?;
     let n = sqlx::query(
         "UPDATE webhooks SET config = $3, secret = $4, previous_secret = $5, previous_secret_until = $6, updated_at = $7
          WHERE id = $1 AND account_id = $2",
     )
     .bind(&hook.id)
     .bind(&hook.account_id)
-    .bind(config_json(&hook)?)
-    .bind(&hook.secret)
-    .bind(&hook.previous_secret)
+    .bind(s.config)
+    .bind(s.secret)
+    .bind(s.previous_secret)
     .bind(hook.previous_secret_until.map(ms))
     .bind(ms(hook.updated_at))
     .execute(t.conn())
@@ -174,8 +223,11 @@ pub async fn set_status(t: &mut Tx, change: StatusChange) -> R<StoredWebhook> {
         discard_held,
         now,
     } = change;
+    // Resuming starts afresh: past failures no longer count toward disabling.
     let n = sqlx::query(
-        "UPDATE webhooks SET status = $3, updated_at = $4 WHERE id = $1 AND account_id = $2",
+        "UPDATE webhooks SET status = $3, updated_at = $4,
+             failing_since = CASE WHEN $3 = 'active' THEN NULL ELSE failing_since END
+         WHERE id = $1 AND account_id = $2",
     )
     .bind(&webhook)
     .bind(&account)
@@ -209,18 +261,120 @@ pub async fn set_status(t: &mut Tx, change: StatusChange) -> R<StoredWebhook> {
             t.woke |= released > 0;
         }
     } else {
-        // Hold everything not yet finished and not in flight; in-flight ones are
-        // held when their outcome is recorded.
-        sqlx::query(
-            "UPDATE deliveries SET held = true, status = 'scheduled', updated_at = $2
-             WHERE webhook_id = $1 AND status IN ('scheduled', 'pending', 'failed') AND claimed_by IS NULL",
-        )
-        .bind(&webhook)
-        .bind(ms(now))
-        .execute(t.conn())
-        .await?;
+        hold_unfinished(t, &webhook, now).await?;
     }
     Ok(get(t, &account, &webhook)
         .await?
         .ok_or(StoreError::NotFound("webhook"))?)
+}
+
+/// Holds everything of a webhook not yet finished and not in flight; in-flight
+/// deliveries are held when their outcome is recorded.
+async fn hold_unfinished(t: &mut Tx, webhook: &str, now: Timestamp) -> R<()> {
+    sqlx::query(
+        "UPDATE deliveries SET held = true, status = 'scheduled', updated_at = $2
+         WHERE webhook_id = $1 AND status IN ('scheduled', 'pending', 'failed') AND claimed_by IS NULL",
+    )
+    .bind(webhook)
+    .bind(ms(now))
+    .execute(t.conn())
+    .await?;
+    Ok(())
+}
+
+/// Disables a webhook failing since `failing_before` or earlier (see `Store::disable_webhook`).
+pub async fn disable(
+    t: &mut Tx,
+    account: &str,
+    id: &str,
+    failing_before: Timestamp,
+    now: Timestamp,
+) -> R<Option<StoredWebhook>> {
+    let n = sqlx::query(
+        "UPDATE webhooks SET status = 'disabled', updated_at = $4
+         WHERE id = $1 AND account_id = $2 AND status = 'active'
+           AND failing_since IS NOT NULL AND failing_since <= $3",
+    )
+    .bind(id)
+    .bind(account)
+    .bind(ms(failing_before))
+    .bind(ms(now))
+    .execute(t.conn())
+    .await?
+    .rows_affected();
+    if n == 0 {
+        return Ok(None);
+    }
+    hold_unfinished(t, id, now).await?;
+    get(t, account, id).await
+}
+
+/// Notes an attempt's outcome on its webhook: the first failure after a success
+/// sets `failing_since`, a success clears it (no write when nothing changes).
+pub async fn note_attempt(t: &mut Tx, webhook: &str, failed: bool, now: Timestamp) -> R<()> {
+    if failed {
+        sqlx::query(
+            "UPDATE webhooks SET failing_since = $2 WHERE id = $1 AND failing_since IS NULL",
+        )
+        .bind(webhook)
+        .bind(ms(now))
+        .execute(t.conn())
+        .await?;
+    } else {
+        sqlx::query(
+            "UPDATE webhooks SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL",
+        )
+        .bind(webhook)
+        .execute(t.conn())
+        .await?;
+    }
+    Ok(())
+}
+
+/// The account's notification webhook, created with `secret` if missing and
+/// pointed at `url`.
+pub async fn upsert_notify(
+    t: &mut Tx,
+    account: &str,
+    url: &str,
+    secret: &str,
+    now: Timestamp,
+) -> R<()> {
+    let id = crate::notify_webhook_id(account);
+    match get(t, account, &id).await? {
+        Some(mut hook) if hook.config.url != url => {
+            hook.config.url = url.to_string();
+            hook.updated_at = now;
+            update(t, hook).await?;
+        }
+        Some(_) => {}
+        None => {
+            let input = shophook_core::webhook::WebhookInput {
+                name: Some("Notifications (notify_url)".into()),
+                url: Some(url.to_string()),
+                events: Some(vec!["webhook.disabled".into()]),
+                ..Default::default()
+            };
+            let (config, _, _) = input
+                .into_new_config()
+                .map_err(|e| corrupt("notify_url", e))?;
+            insert(
+                t,
+                &StoredWebhook {
+                    id,
+                    account_id: account.to_string(),
+                    status: WebhookStatus::Active,
+                    config,
+                    secret: secret.to_string(),
+                    previous_secret: None,
+                    previous_secret_until: None,
+                    failing_since: None,
+                    created_at: now,
+                    updated_at: now,
+                },
+            )
+            .await?;
+        }
+    }
+    Ok(())
 }

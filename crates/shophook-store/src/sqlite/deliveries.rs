@@ -168,15 +168,16 @@ fn record_one(w: &mut WriteCtx<'_>, u: DeliveryUpdate) -> Result<()> {
         Some(a) => (1, a.response.as_ref().map(|r| r.status), a.error.clone()),
         None => (0, None, None),
     };
-    let n = c
+    let owner: Option<(String, String)> = c
         .prepare_cached(
             "UPDATE deliveries SET status = ?2, due_at = ?3, held = ?4, claimed_by = NULL, attempts = attempts + ?5,
                  last_status_code = CASE WHEN ?5 = 1 THEN ?6 ELSE last_status_code END,
                  last_error = CASE WHEN ?5 = 1 THEN ?7 ELSE last_error END,
                  reason = ?8, updated_at = ?9
-             WHERE id = ?1 AND (?10 IS NULL OR (claimed_by = ?10 AND due_at = ?11))",
+             WHERE id = ?1 AND (?10 IS NULL OR (claimed_by = ?10 AND due_at = ?11))
+             RETURNING account_id, webhook_id",
         )?
-        .execute(params![
+        .query_row(params![
             u.delivery_id,
             status.as_str(),
             due,
@@ -188,8 +189,9 @@ fn record_one(w: &mut WriteCtx<'_>, u: DeliveryUpdate) -> Result<()> {
             ms(u.now),
             u.claim.as_ref().map(|c| c.node.as_str()),
             u.claim.as_ref().map(|c| ms(c.lease_until)),
-        ])?;
-    if n == 0 {
+        ], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let Some((account, webhook)) = owner else {
         let exists = c
             .prepare_cached("SELECT 1 FROM deliveries WHERE id = ?1")?
             .query_row([&u.delivery_id], |_| Ok(()))
@@ -204,9 +206,10 @@ fn record_one(w: &mut WriteCtx<'_>, u: DeliveryUpdate) -> Result<()> {
             insert_attempt(c, &u.delivery_id, a)?;
         }
         return Ok(());
-    }
+    };
     if let Some(a) = &u.attempt {
         insert_attempt(c, &u.delivery_id, a)?;
+        webhooks::note_attempt(w, &account, &webhook, a.error.is_some(), u.now)?;
     }
     if status.is_final() {
         release_next_in_order(w, &u.delivery_id, u.now)?;

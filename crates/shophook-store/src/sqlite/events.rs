@@ -55,8 +55,18 @@ pub(crate) fn ingest_one(w: &mut WriteCtx<'_>, new: NewEvent) -> Result<IngestOu
             });
         }
     }
-    let hooks = webhooks::entries(w, &event.account)?;
     let now = event.created_at;
+    let notify = match &new.target {
+        Target::Notify { url, secret } => Some(webhooks::upsert_notify(
+            w,
+            &event.account,
+            url,
+            secret,
+            now,
+        )?),
+        _ => None,
+    };
+    let hooks = webhooks::entries(w, &event.account)?;
     let mut planned: Vec<Planned<'_>> = Vec::new();
     match &new.target {
         Target::Matching => {
@@ -77,6 +87,23 @@ pub(crate) fn ingest_one(w: &mut WriteCtx<'_>, new: NewEvent) -> Result<IngestOu
                         });
                     }
                 }
+            }
+        }
+        Target::Notify { .. } => {
+            let id = notify.as_deref().unwrap_or_default();
+            let Some(entry) = hooks.iter().find(|e| e.hook.id == id) else {
+                return Ok(IngestOutcome::NoWebhook);
+            };
+            let hook = &entry.hook;
+            for p in plan::deliveries_for(hook.status, &hook.config, event, false, now) {
+                planned.push(Planned {
+                    webhook: &hook.id,
+                    status: p.status,
+                    due_at: p.due_at.map(ms),
+                    held: p.held,
+                    claimed_by: None,
+                    part: p.part,
+                });
             }
         }
         Target::Only {

@@ -55,6 +55,7 @@ pub struct SqliteStore {
     readers: Readers,
     signal: Arc<Notify>,
     events_stored: Arc<AtomicU64>,
+    sealer: Sealer,
 }
 
 /// How many read connections to open.
@@ -76,10 +77,23 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path` and applies migrations.
     pub fn open(path: &Path) -> Result<SqliteStore> {
+        Self::open_with(path, Sealer::none())
+    }
+
+    /// [`SqliteStore::open`] with secrets sealed by `sealer`; secrets stored
+    /// before a key was set are sealed now.
+    pub fn open_with(path: &Path, sealer: Sealer) -> Result<SqliteStore> {
         let conn = Connection::open(path)
             .map_err(|e| StoreError::Unavailable(format!("cannot open {}: {e}", path.display())))?;
         configure(&conn)?;
         schema::migrate(&conn)?;
+        let sealed = webhooks::seal_existing(&conn, &sealer)?;
+        if sealed > 0 {
+            tracing::info!(
+                webhooks = sealed,
+                "encrypted the secrets of webhooks stored before --encryption-key was set"
+            );
+        }
         let mut readers = Vec::with_capacity(READERS);
         for _ in 0..READERS {
             let r = Connection::open_with_flags(
@@ -93,10 +107,11 @@ impl SqliteStore {
         let signal = Arc::new(Notify::new());
         let events_stored = Arc::new(AtomicU64::new(0));
         Ok(SqliteStore {
-            writer: Writer::start(conn, signal.clone(), events_stored.clone()),
+            writer: Writer::start(conn, signal.clone(), events_stored.clone(), sealer.clone()),
             readers: Readers::new(readers),
             signal,
             events_stored,
+            sealer,
         })
     }
 
@@ -188,16 +203,16 @@ impl Store for SqliteStore {
     }
 
     async fn list_webhooks(&self, account: &str) -> Result<Vec<StoredWebhook>> {
-        let account = account.to_string();
+        let (account, sealer) = (account.to_string(), self.sealer.clone());
         self.readers
-            .read(move |c| webhooks::list(c, &account))
+            .read(move |c| webhooks::list(c, &sealer, &account))
             .await
     }
 
     async fn webhook(&self, account: &str, id: &str) -> Result<Option<StoredWebhook>> {
-        let (account, id) = (account.to_string(), id.to_string());
+        let (account, id, sealer) = (account.to_string(), id.to_string(), self.sealer.clone());
         self.readers
-            .read(move |c| webhooks::get(c, &account, &id))
+            .read(move |c| webhooks::get(c, &sealer, &account, &id))
             .await
     }
 
@@ -217,6 +232,19 @@ impl Store for SqliteStore {
     async fn set_webhook_status(&self, change: StatusChange) -> Result<StoredWebhook> {
         self.writer
             .write(move |w| webhooks::set_status(w, change))
+            .await
+    }
+
+    async fn disable_webhook(
+        &self,
+        account: &str,
+        id: &str,
+        failing_before: Timestamp,
+        now: Timestamp,
+    ) -> Result<Option<StoredWebhook>> {
+        let (account, id) = (account.to_string(), id.to_string());
+        self.writer
+            .write(move |w| webhooks::disable(w, &account, &id, failing_before, now))
             .await
     }
 

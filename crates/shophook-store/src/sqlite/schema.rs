@@ -63,6 +63,9 @@ CREATE INDEX timers_due ON timers(due_at);
 CREATE INDEX deliveries_by_subject ON deliveries(webhook_id, subject, id);
 ALTER TABLE deliveries ADD COLUMN part INTEGER;
 "#,
+    r#"
+ALTER TABLE webhooks ADD COLUMN failing_since INTEGER;
+"#,
 ];
 
 /// The schema version this build expects.

@@ -8,9 +8,9 @@ use shophook_core::webhook::WebhookStatus;
 
 use super::writer::{WebhookEntry, WriteCtx};
 use super::{corrupt, from_ms, ms};
-use crate::{Result, StatusChange, StoreError, StoredWebhook};
+use crate::{Result, Sealer, StatusChange, StoreError, StoredWebhook};
 
-const COLUMNS: &str = "id, account_id, status, config, secret, previous_secret, previous_secret_until, created_at, updated_at";
+const COLUMNS: &str = "id, account_id, status, config, secret, previous_secret, previous_secret_until, created_at, updated_at, failing_since";
 
 /// A webhook row before its JSON config is parsed (parsing happens outside the
 /// rusqlite row callback so its errors keep their meaning).
@@ -24,6 +24,7 @@ struct Raw {
     previous_secret_until: Option<i64>,
     created_at: i64,
     updated_at: i64,
+    failing_since: Option<i64>,
 }
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<Raw> {
@@ -37,10 +38,17 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Raw> {
         previous_secret_until: r.get(6)?,
         created_at: r.get(7)?,
         updated_at: r.get(8)?,
+        failing_since: r.get(9)?,
     })
 }
 
-fn finish(raw: Raw) -> Result<StoredWebhook> {
+/// The webhook a row holds, its secrets opened.
+fn finish(raw: Raw, sealer: &Sealer) -> Result<StoredWebhook> {
+    sealer.open_webhook(stored(raw)?)
+}
+
+/// The webhook a row holds, secrets as stored.
+fn stored(raw: Raw) -> Result<StoredWebhook> {
     Ok(StoredWebhook {
         status: WebhookStatus::parse(&raw.status)
             .ok_or_else(|| corrupt("webhook status", &raw.status))?,
@@ -52,27 +60,60 @@ fn finish(raw: Raw) -> Result<StoredWebhook> {
         previous_secret_until: raw.previous_secret_until.map(from_ms),
         created_at: from_ms(raw.created_at),
         updated_at: from_ms(raw.updated_at),
+        failing_since: raw.failing_since.map(from_ms),
     })
 }
 
-pub fn list(c: &Connection, account: &str) -> Result<Vec<StoredWebhook>> {
+pub fn list(c: &Connection, sealer: &Sealer, account: &str) -> Result<Vec<StoredWebhook>> {
     let mut stmt = c.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM webhooks WHERE account_id = ?1 ORDER BY created_at, id"
     ))?;
     let rows = stmt
         .query_map([account], from_row)?
         .collect::<rusqlite::Result<Vec<_>>>()?;
-    rows.into_iter().map(finish).collect()
+    rows.into_iter().map(|r| finish(r, sealer)).collect()
 }
 
-pub fn get(c: &Connection, account: &str, id: &str) -> Result<Option<StoredWebhook>> {
+pub fn get(
+    c: &Connection,
+    sealer: &Sealer,
+    account: &str,
+    id: &str,
+) -> Result<Option<StoredWebhook>> {
     let row = c
         .prepare_cached(&format!(
             "SELECT {COLUMNS} FROM webhooks WHERE id = ?1 AND account_id = ?2"
         ))?
         .query_row([id, account], from_row)
         .optional()?;
-    row.map(finish).transpose()
+    row.map(|r| finish(r, sealer)).transpose()
+}
+
+/// At start-up: checks every stored secret opens with this sealer (a missing or
+/// wrong `--encryption-key` stops the start with a clear error instead of failing
+/// each request), and with a key seals every secret still stored as plain text
+/// (written before the key was set). Returns how many webhooks it sealed.
+pub fn seal_existing(c: &Connection, sealer: &Sealer) -> Result<usize> {
+    let rows = c
+        .prepare(&format!("SELECT {COLUMNS} FROM webhooks"))?
+        .query_map([], from_row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut sealed = 0;
+    for raw in rows {
+        let stored = stored(raw)?;
+        let needs_sealing = sealer.webhook_needs_sealing(&stored);
+        let plain = sealer.open_webhook(stored)?;
+        if !needs_sealing {
+            continue;
+        }
+        let s = sealer.seal_webhook(&plain)?;
+        c.execute(
+            "UPDATE webhooks SET config = ?2, secret = ?3, previous_secret = ?4 WHERE id = ?1",
+            params![plain.id, s.config, s.secret, s.previous_secret],
+        )?;
+        sealed += 1;
+    }
+    Ok(sealed)
 }
 
 /// An account's webhooks with compiled conditions, through the writer's cache.
@@ -81,7 +122,7 @@ pub fn entries(w: &mut WriteCtx<'_>, account: &str) -> Result<Arc<Vec<WebhookEnt
         return Ok(e.clone());
     }
     let mut out = Vec::new();
-    for hook in list(w.conn, account)? {
+    for hook in list(w.conn, &w.caches.sealer, account)? {
         let conditions = hook
             .config
             .compiled_conditions()
@@ -96,10 +137,6 @@ pub fn entries(w: &mut WriteCtx<'_>, account: &str) -> Result<Arc<Vec<WebhookEnt
     Ok(out)
 }
 
-fn config_json(w: &StoredWebhook) -> Result<String> {
-    serde_json::to_string(&w.config).map_err(|e| corrupt("webhook config", e))
-}
-
 pub fn create(w: &mut WriteCtx<'_>, hook: StoredWebhook, max: u32) -> Result<StoredWebhook> {
     let count: i64 = w.conn.query_row(
         "SELECT COUNT(*) FROM webhooks WHERE account_id = ?1",
@@ -111,35 +148,159 @@ pub fn create(w: &mut WriteCtx<'_>, hook: StoredWebhook, max: u32) -> Result<Sto
             "this account may have at most {max} webhooks (limits.max_webhooks)"
         )));
     }
+    insert(w, &hook)?;
+    Ok(hook)
+}
+
+fn insert(w: &mut WriteCtx<'_>, hook: &StoredWebhook) -> Result<()> {
+    let s = w.caches.sealer.seal_webhook(hook)?;
     w.conn.execute(
-        &format!("INSERT INTO webhooks ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
+        &format!(
+            "INSERT INTO webhooks ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+        ),
         params![
             hook.id,
             hook.account_id,
             hook.status.as_str(),
-            config_json(&hook)?,
-            hook.secret,
-            hook.previous_secret,
+            s.config,
+            s.secret,
+            s.previous_secret,
             hook.previous_secret_until.map(ms),
             ms(hook.created_at),
-            ms(hook.updated_at)
+            ms(hook.updated_at),
+            hook.failing_since.map(ms),
         ],
     )?;
     w.caches.webhooks.remove(&hook.account_id);
-    Ok(hook)
+    Ok(())
 }
 
 pub fn update(w: &mut WriteCtx<'_>, hook: StoredWebhook) -> Result<StoredWebhook> {
+    let s = w.caches.sealer.seal_webhook(&hook)?;
     let n = w.conn.execute(
         "UPDATE webhooks SET config = ?3, secret = ?4, previous_secret = ?5, previous_secret_until = ?6, updated_at = ?7
          WHERE id = ?1 AND account_id = ?2",
-        params![hook.id, hook.account_id, config_json(&hook)?, hook.secret, hook.previous_secret, hook.previous_secret_until.map(ms), ms(hook.updated_at)],
+        params![hook.id, hook.account_id, s.config, s.secret, s.previous_secret, hook.previous_secret_until.map(ms), ms(hook.updated_at)],
     )?;
     w.caches.webhooks.remove(&hook.account_id);
     if n == 0 {
         return Err(StoreError::NotFound("webhook"));
     }
-    get(w.conn, &hook.account_id, &hook.id)?.ok_or(StoreError::NotFound("webhook"))
+    get(w.conn, &w.caches.sealer, &hook.account_id, &hook.id)?
+        .ok_or(StoreError::NotFound("webhook"))
+}
+
+/// The account's notification webhook, created with `secret` if missing and
+/// pointed at `url`; returns its id.
+pub fn upsert_notify(
+    w: &mut WriteCtx<'_>,
+    account: &str,
+    url: &str,
+    secret: &str,
+    now: Timestamp,
+) -> Result<String> {
+    let id = crate::notify_webhook_id(account);
+    match get(w.conn, &w.caches.sealer, account, &id)? {
+        Some(mut hook) if hook.config.url != url => {
+            hook.config.url = url.to_string();
+            hook.updated_at = now;
+            update(w, hook)?;
+        }
+        Some(_) => {}
+        None => {
+            let input = shophook_core::webhook::WebhookInput {
+                name: Some("Notifications (notify_url)".into()),
+                url: Some(url.to_string()),
+                events: Some(vec!["webhook.disabled".into()]),
+                ..Default::default()
+            };
+            let (config, _, _) = input
+                .into_new_config()
+                .map_err(|e| corrupt("notify_url", e))?;
+            insert(
+                w,
+                &StoredWebhook {
+                    id: id.clone(),
+                    account_id: account.to_string(),
+                    status: WebhookStatus::Active,
+                    config,
+                    secret: secret.to_string(),
+                    previous_secret: None,
+                    previous_secret_until: None,
+                    failing_since: None,
+                    created_at: now,
+                    updated_at: now,
+                },
+            )?;
+        }
+    }
+    Ok(id)
+}
+
+/// Notes an attempt's outcome on its webhook: the first failure after a success
+/// sets `failing_since`, a success clears it. The writer's cache says whether
+/// anything changes, so a healthy webhook's success writes nothing.
+pub fn note_attempt(
+    w: &mut WriteCtx<'_>,
+    account: &str,
+    webhook: &str,
+    failed: bool,
+    now: Timestamp,
+) -> Result<()> {
+    if let Some(entries) = w.caches.webhooks.get(account)
+        && let Some(e) = entries.iter().find(|e| e.hook.id == webhook)
+        && e.hook.failing_since.is_some() == failed
+    {
+        return Ok(());
+    }
+    let n = if failed {
+        w.conn
+            .prepare_cached(
+                "UPDATE webhooks SET failing_since = ?2 WHERE id = ?1 AND failing_since IS NULL",
+            )?
+            .execute(params![webhook, ms(now)])?
+    } else {
+        w.conn
+            .prepare_cached("UPDATE webhooks SET failing_since = NULL WHERE id = ?1 AND failing_since IS NOT NULL")?
+            .execute([webhook])?
+    };
+    if n > 0 {
+        w.caches.webhooks.remove(account);
+    }
+    Ok(())
+}
+
+/// Disables a webhook failing since `failing_before` or earlier (see `Store::disable_webhook`).
+pub fn disable(
+    w: &mut WriteCtx<'_>,
+    account: &str,
+    id: &str,
+    failing_before: Timestamp,
+    now: Timestamp,
+) -> Result<Option<StoredWebhook>> {
+    let n = w.conn.execute(
+        "UPDATE webhooks SET status = 'disabled', updated_at = ?4
+         WHERE id = ?1 AND account_id = ?2 AND status = 'active'
+           AND failing_since IS NOT NULL AND failing_since <= ?3",
+        params![id, account, ms(failing_before), ms(now)],
+    )?;
+    if n == 0 {
+        return Ok(None);
+    }
+    hold_unfinished(w.conn, id, now)?;
+    w.caches.webhooks.remove(account);
+    get(w.conn, &w.caches.sealer, account, id)
+}
+
+/// Holds everything of a webhook not yet finished and not in flight; in-flight
+/// deliveries are held when their outcome is recorded.
+fn hold_unfinished(c: &Connection, webhook: &str, now: Timestamp) -> Result<()> {
+    c.execute(
+        "UPDATE deliveries SET held = 1, status = 'scheduled', updated_at = ?2
+         WHERE webhook_id = ?1 AND status IN ('scheduled', 'pending', 'failed') AND claimed_by IS NULL",
+        params![webhook, ms(now)],
+    )?;
+    Ok(())
 }
 
 pub fn delete(w: &mut WriteCtx<'_>, account: &str, id: &str, now: Timestamp) -> Result<bool> {
@@ -166,8 +327,11 @@ pub fn set_status(w: &mut WriteCtx<'_>, change: StatusChange) -> Result<StoredWe
         discard_held,
         now,
     } = change;
+    // Resuming starts afresh: past failures no longer count toward disabling.
     let n = w.conn.execute(
-        "UPDATE webhooks SET status = ?3, updated_at = ?4 WHERE id = ?1 AND account_id = ?2",
+        "UPDATE webhooks SET status = ?3, updated_at = ?4,
+             failing_since = CASE WHEN ?3 = 'active' THEN NULL ELSE failing_since END
+         WHERE id = ?1 AND account_id = ?2",
         params![webhook, account, status.as_str(), ms(now)],
     )?;
     if n == 0 {
@@ -185,14 +349,8 @@ pub fn set_status(w: &mut WriteCtx<'_>, change: StatusChange) -> Result<StoredWe
             w.woke |= released > 0;
         }
     } else {
-        // Hold everything not yet finished and not in flight; in-flight ones are
-        // held when their outcome is recorded.
-        w.conn.execute(
-            "UPDATE deliveries SET held = 1, status = 'scheduled', updated_at = ?2
-             WHERE webhook_id = ?1 AND status IN ('scheduled', 'pending', 'failed') AND claimed_by IS NULL",
-            params![webhook, ms(now)],
-        )?;
+        hold_unfinished(w.conn, &webhook, now)?;
     }
     w.caches.webhooks.remove(&account);
-    get(w.conn, &account, &webhook)?.ok_or(StoreError::NotFound("webhook"))
+    get(w.conn, &w.caches.sealer, &account, &webhook)?.ok_or(StoreError::NotFound("webhook"))
 }

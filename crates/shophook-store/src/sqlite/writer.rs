@@ -36,6 +36,8 @@ pub(crate) struct Caches {
     pub webhooks: HashMap<String, Arc<Vec<WebhookEntry>>>,
     /// Delivery ids: monotonic, as only this thread makes them.
     pub ids: ulid::Generator,
+    /// Seals and opens webhook secrets.
+    pub sealer: crate::Sealer,
 }
 
 impl Caches {
@@ -67,11 +69,16 @@ pub(crate) struct Writer {
 impl Writer {
     /// Starts the thread on `conn`; each commit adds the events it stored to
     /// `events_stored`.
-    pub fn start(conn: Connection, signal: Arc<Notify>, events_stored: Arc<AtomicU64>) -> Writer {
+    pub fn start(
+        conn: Connection,
+        signal: Arc<Notify>,
+        events_stored: Arc<AtomicU64>,
+        sealer: crate::Sealer,
+    ) -> Writer {
         let (tx, rx) = mpsc::channel::<Job>(8192);
         std::thread::Builder::new()
             .name("shophook-sqlite-writer".into())
-            .spawn(move || run(conn, rx, signal, events_stored))
+            .spawn(move || run(conn, rx, signal, events_stored, sealer))
             .expect("spawning the writer thread");
         Writer { tx }
     }
@@ -108,8 +115,12 @@ fn run(
     mut rx: mpsc::Receiver<Job>,
     signal: Arc<Notify>,
     events_stored: Arc<AtomicU64>,
+    sealer: crate::Sealer,
 ) {
-    let mut caches = Caches::default();
+    let mut caches = Caches {
+        sealer,
+        ..Caches::default()
+    };
     while let Some(first) = rx.blocking_recv() {
         let mut jobs = Vec::with_capacity(64);
         jobs.push(first);

@@ -106,9 +106,15 @@ pub async fn postgres() -> Option<(Arc<dyn Store>, PgDatabase)> {
 impl PgDatabase {
     /// Another store (another node) on this database.
     pub async fn open(&self) -> Arc<dyn Store> {
+        // The PostgreSQL runs keep secrets sealed (the SQLite ones do not), so
+        // every check also covers `--encryption-key`.
         let options = PgOptions {
             pool_size: 8,
             acquire_timeout: std::time::Duration::from_secs(10),
+            sealer: shophook_store::Sealer::from_base64_key(
+                "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+            )
+            .expect("a valid key"),
         };
         let store = PgStore::open(&with_database(&self.admin_url, &self.name), options)
             .await
@@ -189,6 +195,10 @@ macro_rules! conformance_suite {
             queue_stats_count_due_and_scheduled_deliveries,
             events_stored_counts_committed_events,
             a_claim_says_whether_the_last_attempt_succeeded,
+            // webhook health
+            failing_since_follows_attempts,
+            a_webhook_failing_long_enough_is_disabled_and_resume_starts_afresh,
+            notifications_go_to_the_accounts_notification_webhook,
         );
     };
     (@each $backend:ident, $fresh:expr; $($check:ident),* $(,)?) => {
@@ -215,6 +225,89 @@ conformance_suite!(
 
 /// What only the SQLite backend can show: the rows behind the trait.
 mod sqlite_rows {
+    use serde_json::json;
+    use shophook_store::sqlite::SqliteStore;
+    use shophook_store::{Sealer, Store, StoreError};
+
+    use crate::conformance::*;
+
+    const KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+
+    fn raw_webhooks(path: &std::path::Path) -> String {
+        let db = rusqlite::Connection::open(path).expect("reopening the database");
+        let rows: Vec<String> = db
+            .prepare("SELECT secret || ' ' || COALESCE(previous_secret, '') || ' ' || config FROM webhooks")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        rows.join("\n")
+    }
+
+    /// With a key, secrets and header values are sealed in the file; without the
+    /// key they do not open; secrets stored before the key was set are sealed at
+    /// the next start with it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn secrets_are_sealed_at_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let plain = SqliteStore::open(&path).unwrap();
+        given_account(&plain, "acme", "Acme").await;
+        let before = given_webhook(
+            &plain,
+            "acme",
+            json!({"headers": {"X-Api-Key": "k-plain-1234"}}),
+        )
+        .await;
+        drop(plain);
+        assert!(
+            raw_webhooks(&path).contains("k-plain-1234"),
+            "no key: stored as given"
+        );
+
+        let sealed = SqliteStore::open_with(&path, Sealer::from_base64_key(KEY).unwrap()).unwrap();
+        let mut hook = webhook(
+            "acme",
+            json!({"headers": {"Authorization": "Bearer tok-5678"}}),
+            t(1),
+        );
+        hook.previous_secret = Some("whsec_previous0123456789abc".into());
+        let hook = sealed.create_webhook(hook, 10).await.unwrap();
+        let read = sealed.webhook("acme", &hook.id).await.unwrap().unwrap();
+        assert_eq!(read, hook, "what goes in comes out");
+        assert_eq!(
+            sealed.webhook("acme", &before.id).await.unwrap().unwrap(),
+            before
+        );
+        drop(sealed);
+        let raw = raw_webhooks(&path);
+        for secret in [
+            hook.secret.as_str(),
+            "whsec_previous0123456789abc",
+            "tok-5678",
+            before.secret.as_str(),
+            "k-plain-1234",
+        ] {
+            assert!(!raw.contains(secret), "{secret} is not in the file: {raw}");
+        }
+        assert!(raw.contains("enc:v1:"));
+
+        for (sealer, why) in [
+            (Sealer::none(), "start shophook with the same"),
+            (
+                Sealer::from_base64_key("MTExMTExMTExMTExMTExMTExMTExMTExMTExMTExMTE=").unwrap(),
+                "does not open with this --encryption-key",
+            ),
+        ] {
+            match SqliteStore::open_with(&path, sealer) {
+                Err(StoreError::Corrupt(m)) => assert!(m.contains(why), "{m}"),
+                Err(other) => panic!("{other}"),
+                Ok(_) => panic!("a missing or wrong key stops the start"),
+            }
+        }
+    }
+
     /// Purged deliveries leave no attempts behind (the trait cannot see orphans).
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn purge_leaves_no_orphan_attempts() {

@@ -101,7 +101,7 @@ async fn preview(
         .collect();
     Ok(Json(Preview {
         method: req.method.as_str(),
-        url: req.url,
+        url: crate::worker::send::mask_url(&req.url),
         headers,
         body: req.body.to_string(),
     }))

@@ -59,6 +59,10 @@ pub struct WebhookView {
     /// After a rotation the previous secret signs too, until this time.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub previous_secret_expires_at: Option<Timestamp>,
+    /// Every attempt since this time has failed; after `--disable-after` (5 days)
+    /// of that the webhook is disabled. Absent while it is healthy.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failing_since: Option<Timestamp>,
     /// Created.
     pub created_at: Timestamp,
     /// Last changed.
@@ -74,6 +78,7 @@ pub fn view(w: &StoredWebhook) -> WebhookView {
         status: w.status,
         secret: w.secret.clone(),
         previous_secret_expires_at: w.previous_secret.as_ref().and(w.previous_secret_until),
+        failing_since: w.failing_since,
         created_at: w.created_at,
         updated_at: w.updated_at,
     }
@@ -108,6 +113,7 @@ pub async fn create_webhook(
         secret: secret_from(secret)?,
         previous_secret: None,
         previous_secret_until: None,
+        failing_since: None,
         created_at: now,
         updated_at: now,
     };

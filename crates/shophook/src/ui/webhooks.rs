@@ -643,7 +643,7 @@ async fn preview(
                 Ok(req) => PreviewFragment {
                     error: String::new(),
                     method: req.method.as_str().into(),
-                    url: req.url.clone(),
+                    url: crate::worker::send::mask_url(&req.url),
                     headers: req
                         .headers
                         .iter()

@@ -9,6 +9,7 @@
 //! releases whatever is left so it is sent again (at least once, never lost).
 
 pub mod guard;
+pub mod health;
 pub mod send;
 
 use std::collections::HashMap;
@@ -44,6 +45,8 @@ pub struct WorkerConfig {
     pub batch: u32,
     /// How long in-flight work may finish on shutdown.
     pub grace: Duration,
+    /// A webhook failing this long is disabled (zero: never).
+    pub disable_after: Duration,
 }
 
 /// The delivery worker of one node.
@@ -330,7 +333,7 @@ impl Worker {
             let first_success_of = (!d.succeeded_before).then_some(d.event.event.created_at);
             self.metrics
                 .delivery_recorded(status, &next, first_success_of, now);
-            match next {
+            match &next {
                 NextState::Succeeded => tracing::debug!("delivered"),
                 NextState::Retry(at) => tracing::info!(retry_at = %at, status = status.flatten(), "attempt failed; will retry"),
                 NextState::Dead(reason) => tracing::warn!(%reason, "delivery dead"),
@@ -339,6 +342,8 @@ impl Worker {
             }
             if status == Some(Some(410)) && d.webhook.config.unsubscribe_on_410 {
                 self.unsubscribe(&d.webhook).await;
+            } else if status.is_some() && matches!(next, NextState::Retry(_) | NextState::Dead(_)) {
+                self.after_failure(&d.webhook, now).await;
             }
         }
         .instrument(span)

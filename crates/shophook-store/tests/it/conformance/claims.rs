@@ -60,6 +60,8 @@ pub async fn claim_returns_due_deliveries_with_webhook_and_event(store: Backend)
     store.update_webhook(changed.clone()).await.unwrap();
     let c = claim_only(&*store, &id, t(5)).await;
     assert_eq!((c.status, c.attempts), (DeliveryStatus::Failed, 1));
+    // …including that its attempts have been failing since the first one.
+    changed.failing_since = Some(t(0));
     assert_eq!(*c.webhook, changed);
 }
 

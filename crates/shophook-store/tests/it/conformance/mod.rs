@@ -4,6 +4,7 @@
 
 mod accounts;
 mod claims;
+mod health;
 mod history;
 mod ingest;
 mod outcomes;
@@ -15,6 +16,7 @@ mod webhooks;
 
 pub use accounts::*;
 pub use claims::*;
+pub use health::*;
 pub use history::*;
 pub use ingest::*;
 pub use outcomes::*;
@@ -75,6 +77,7 @@ pub fn webhook(account: &str, input: Value, at: Timestamp) -> StoredWebhook {
         secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".to_string(),
         previous_secret: None,
         previous_secret_until: None,
+        failing_since: None,
         created_at: at,
         updated_at: at,
     }

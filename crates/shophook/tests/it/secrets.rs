@@ -1,0 +1,204 @@
+//! Secrets: sealed at rest with `--encryption-key` yet signing and sent as usual;
+//! a rotated secret signs alongside the new one for 24 h, then stops; history
+//! never shows a credential.
+
+use std::sync::Arc;
+
+use axum::http::{Method, StatusCode};
+use clap::Parser;
+use jiff::SignedDuration;
+use serde_json::json;
+use shophook::app::App;
+use shophook::clock::ManualClock;
+use shophook::config::{Cli, Command};
+use shophook_verify::Secret;
+
+use crate::support::*;
+
+const KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+fn valid(r: &Received, secret: &str) -> bool {
+    let secret = Secret::parse(secret).unwrap();
+    shophook_verify::verify(
+        &secret,
+        r.header("webhook-id"),
+        r.header("webhook-timestamp"),
+        r.header("webhook-signature"),
+        &r.body,
+        r.header("webhook-timestamp").parse().unwrap(),
+    )
+    .is_ok()
+}
+
+#[tokio::test]
+async fn sealed_secrets_sign_and_send_as_usual_and_need_the_key() {
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    let app = TestApp::spawn_in(
+        dir.clone(),
+        &["--allow-private-targets", "--encryption-key", KEY],
+    )
+    .await;
+    app.account("acme").await;
+    let rx = TestReceiver::start().await;
+    let hook = app
+        .webhook(
+            "acme",
+            json!({"url": rx.url("/in"), "events": ["*"], "secret": SECRET,
+                   "headers": {"X-Api-Key": "key-4711-secret"}}),
+        )
+        .await;
+    assert_eq!(hook["secret"], SECRET, "the API shows it plain");
+    app.event(
+        "acme",
+        json!({"type": "order.paid", "data": {"order": {"id": "1"}}}),
+    )
+    .await;
+    let got = rx.wait_for(1).await;
+    assert_eq!(got[0].header("x-api-key"), "key-4711-secret");
+    assert!(valid(&got[0], SECRET));
+    app.stop().await;
+
+    // The database and its write-ahead log, byte for byte.
+    let mut raw = std::fs::read(dir.path().join("shophook.db")).unwrap();
+    raw.extend(std::fs::read(dir.path().join("shophook.db-wal")).unwrap_or_default());
+    let raw = String::from_utf8_lossy(&raw);
+    assert!(raw.contains("enc:v1:"), "sealed values are there");
+    for secret in ["MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "key-4711-secret"] {
+        assert!(
+            !raw.contains(secret),
+            "{secret} is not in the database file"
+        );
+    }
+
+    // Without the key (or with another) the server does not start, and says why.
+    let db = format!("sqlite://{}", dir.path().join("shophook.db").display());
+    for extra in [
+        vec![],
+        vec![
+            "--encryption-key",
+            "MTExMTExMTExMTExMTExMTExMTExMTExMTExMTExMTE=",
+        ],
+    ] {
+        let mut args = vec![
+            "shophook",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--database",
+            &db,
+            "--admin-key",
+            ADMIN_KEY,
+        ];
+        args.extend(extra);
+        let Command::Serve(serve) = Cli::parse_from(args).command else {
+            unreachable!()
+        };
+        let err = App::build(serve).await.err().expect("refused");
+        assert!(format!("{err:#}").contains("--encryption-key"), "{err:#}");
+    }
+    let mut args = vec![
+        "shophook",
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--database",
+        &db,
+    ];
+    args.extend(["--encryption-key", "too-short"]);
+    let Command::Serve(serve) = Cli::parse_from(args).command else {
+        unreachable!()
+    };
+    let err = App::build(serve).await.err().expect("refused");
+    assert!(
+        format!("{err:#}").contains("openssl rand -base64 32"),
+        "{err:#}"
+    );
+}
+
+#[tokio::test]
+async fn a_rotated_secret_signs_too_for_24_hours_then_stops() {
+    let clock = Arc::new(ManualClock::new("2026-03-02T10:00:00Z".parse().unwrap()));
+    let app = TestApp::spawn_clocked(
+        Arc::new(tempfile::tempdir().unwrap()),
+        clock.clone(),
+        &["--allow-private-targets"],
+    )
+    .await;
+    app.account("acme").await;
+    let rx = TestReceiver::start().await;
+    let hook = app
+        .webhook(
+            "acme",
+            json!({"url": rx.url("/in"), "events": ["*"], "secret": SECRET}),
+        )
+        .await;
+    let (s, rotated) = app
+        .admin(
+            Method::POST,
+            &format!(
+                "/v1/accounts/acme/webhooks/{}/rotate-secret",
+                hook["id"].as_str().unwrap()
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let new = rotated["secret"].as_str().unwrap().to_string();
+    let paid = json!({"type": "order.paid", "data": {"order": {"id": "1"}}});
+    app.event("acme", paid.clone()).await;
+    let got = rx.wait_for(1).await;
+    assert_eq!(got[0].header("webhook-signature").split(' ').count(), 2);
+    assert!(
+        valid(&got[0], SECRET) && valid(&got[0], &new),
+        "both verify"
+    );
+
+    app.advance(
+        &clock,
+        SignedDuration::from_hours(24) + SignedDuration::from_secs(1),
+    );
+    app.event("acme", paid).await;
+    let got = rx.wait_for(2).await;
+    assert_eq!(got[1].header("webhook-signature").split(' ').count(), 1);
+    assert!(
+        valid(&got[1], &new) && !valid(&got[1], SECRET),
+        "the old one expired"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn history_never_shows_credentials() {
+    let app = TestApp::spawn().await;
+    app.account("acme").await;
+    let rx = TestReceiver::start().await;
+    app.webhook(
+        "acme",
+        json!({"url": format!("{}?token=tok-123&order={{id_order}}", rx.url("/in")), "events": ["*"],
+               "headers": {"Authorization": "Bearer abcdefgh-secret", "X-Shop": "plain"}}),
+    )
+    .await;
+    app.event(
+        "acme",
+        json!({"type": "order.paid", "data": {"order": {"id": "77"}}}),
+    )
+    .await;
+    let got = rx.wait_for(1).await;
+    assert_eq!(
+        got[0].header("authorization"),
+        "Bearer abcdefgh-secret",
+        "sent as given"
+    );
+    let d = app.deliveries("acme", "").await;
+    let d = app
+        .wait_status("acme", d[0]["id"].as_str().unwrap(), "succeeded")
+        .await;
+    let request = &d["attempts"][0]["request"];
+    let url = request["url"].as_str().unwrap();
+    assert!(url.ends_with("?token=***&order=77"), "{url}");
+    let shown = request["headers"].to_string();
+    assert!(!shown.contains("abcdefgh-secret"), "{shown}");
+    assert!(shown.contains("plain"));
+    app.stop().await;
+}
