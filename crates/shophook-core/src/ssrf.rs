@@ -26,6 +26,9 @@ pub enum AddressClass {
     /// Broadcast, documentation, benchmarking, reserved (240/4) and other
     /// special-purpose ranges that are never a merchant's server.
     Reserved,
+    /// `::ffff:a.b.c.d` and `::a.b.c.d`: an IPv4 address written as IPv6. No
+    /// merchant's server is addressed that way; it is a classic guard bypass.
+    Ipv4Mapped,
 }
 
 impl AddressClass {
@@ -39,6 +42,7 @@ impl AddressClass {
             AddressClass::Multicast => "a multicast address",
             AddressClass::Unspecified => "an unspecified address",
             AddressClass::Reserved => "a reserved address",
+            AddressClass::Ipv4Mapped => "an IPv4 address written as IPv6",
         }
     }
 }
@@ -118,10 +122,18 @@ fn canonical(addr: IpAddr) -> Option<IpAddr> {
     None
 }
 
-/// The special-purpose class of an address, or `None` for a public one.
+/// `::ffff:a.b.c.d` (mapped) or `::a.b.c.d` (compatible).
+fn is_mapped(addr: IpAddr) -> bool {
+    let IpAddr::V6(v6) = addr else { return false };
+    v6.segments()[..5] == [0; 5] && matches!(v6.segments()[5], 0 | 0xffff)
+}
+
+/// The special-purpose class of an address, or `None` for a public one. An IPv6
+/// address embedding an IPv4 one is judged as that address; written as mapped or
+/// compatible IPv6 it is refused even when the IPv4 address is public.
 pub fn classify(addr: IpAddr) -> Option<AddressClass> {
     if let Some(v4) = canonical(addr) {
-        return classify(v4);
+        return classify(v4).or_else(|| is_mapped(addr).then_some(AddressClass::Ipv4Mapped));
     }
     match addr {
         IpAddr::V4(a) => classify_v4(a),
@@ -213,7 +225,10 @@ mod tests {
             ("93.184.215.14", None),
             ("8.8.8.8", None),
             ("2606:4700::1111", None),
-            ("::ffff:8.8.8.8", None),
+            ("::ffff:8.8.8.8", Some(Ipv4Mapped)),
+            ("::8.8.8.8", Some(Ipv4Mapped)),
+            ("64:ff9b::808:808", None),
+            ("2002:808:808::1", None),
         ];
         for (addr, expect) in table {
             assert_eq!(verdict(&p, addr), expect, "{addr}");

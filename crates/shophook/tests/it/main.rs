@@ -13,6 +13,7 @@ mod events;
 mod fairness;
 mod formats;
 mod history;
+mod hostile;
 mod isolation;
 mod metrics;
 mod multinode;

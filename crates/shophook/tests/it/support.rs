@@ -287,6 +287,8 @@ struct ReceiverState {
     count: watch::Sender<usize>,
     /// How long each answer takes (a slow receiver); zero unless set.
     delay: Mutex<Duration>,
+    /// Headers added to every answer.
+    answer_headers: Mutex<Vec<(String, String)>>,
 }
 
 /// A local HTTP receiver on 127.0.0.1:0.
@@ -302,7 +304,7 @@ async fn receive(
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
-) -> StatusCode {
+) -> (StatusCode, HeaderMap) {
     let answered = {
         let mut script = s.script.lock().unwrap();
         let d = script.default;
@@ -320,7 +322,14 @@ async fn receive(
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
-    StatusCode::from_u16(answered).unwrap()
+    let mut extra = HeaderMap::new();
+    for (k, v) in s.answer_headers.lock().unwrap().iter() {
+        extra.insert(
+            axum::http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+            v.parse().unwrap(),
+        );
+    }
+    (StatusCode::from_u16(answered).unwrap(), extra)
 }
 
 impl TestReceiver {
@@ -341,6 +350,7 @@ impl TestReceiver {
             }),
             count: watch::channel(0).0,
             delay: Mutex::new(Duration::ZERO),
+            answer_headers: Mutex::new(Vec::new()),
         });
         let router = axum::Router::new()
             .fallback(receive)
@@ -372,6 +382,20 @@ impl TestReceiver {
     /// arrival): a slow receiver keeps deliveries in flight.
     pub fn set_delay(&self, delay: Duration) {
         *self.state.delay.lock().unwrap() = delay;
+    }
+
+    /// Adds a header to every answer (`Location`, `Retry-After`…).
+    pub fn set_header(&self, name: &str, value: &str) {
+        self.state
+            .answer_headers
+            .lock()
+            .unwrap()
+            .push((name.to_string(), value.to_string()));
+    }
+
+    /// Answers with a `Location` header (for redirect statuses).
+    pub fn set_location(&self, url: &str) {
+        self.set_header("location", url);
     }
 
     /// How many requests arrived so far.
