@@ -54,6 +54,28 @@ impl RetrySchedule {
     }
 }
 
+/// Longest wait a receiver's `Retry-After` can ask for; longer asks are capped.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 3600);
+
+/// A receiver's `Retry-After` (delay seconds, or an HTTP date) as a wait from
+/// `now`, capped at [`MAX_RETRY_AFTER`]; `None` if it cannot be read. A date in the
+/// past is no wait.
+pub fn parse_retry_after(value: &str, now: Timestamp) -> Option<Duration> {
+    let value = value.trim();
+    let wait = if let Ok(secs) = value.parse::<u64>() {
+        Duration::from_secs(secs)
+    } else {
+        let at = jiff::fmt::rfc2822::parse(value).ok()?.timestamp();
+        let ahead = at.duration_since(now);
+        if ahead.is_negative() {
+            Duration::ZERO
+        } else {
+            Duration::try_from(ahead).ok()?
+        }
+    };
+    Some(wait.min(MAX_RETRY_AFTER))
+}
+
 /// Parses `250ms`, `5s`, `5m`, `2h`, `1d`.
 pub fn parse_duration(part: &str) -> Result<Duration, String> {
     let split = part
@@ -77,6 +99,27 @@ pub fn parse_duration(part: &str) -> Result<Duration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn retry_after() {
+        let now: Timestamp = "2026-03-02T10:00:00Z".parse().unwrap();
+        for (value, wait) in [
+            ("120", Some(120)),
+            (" 5 ", Some(5)),
+            ("Mon, 02 Mar 2026 10:01:00 GMT", Some(60)),
+            ("Mon, 02 Mar 2026 09:00:00 GMT", Some(0)),
+            ("999999999", Some(24 * 3600)),
+            ("soon", None),
+            ("-5", None),
+            ("", None),
+        ] {
+            assert_eq!(
+                parse_retry_after(value, now),
+                wait.map(Duration::from_secs),
+                "{value:?}"
+            );
+        }
+    }
 
     #[test]
     fn default_schedule_follows_the_spec() {

@@ -145,6 +145,11 @@ pub struct WebhookConfig {
     /// `hooks/subscribe`). Otherwise a 410 only ends that delivery `dead`.
     #[serde(default)]
     pub unsubscribe_on_410: bool,
+    /// Most requests per second to this webhook (per node); `null`: no limit
+    /// beyond `--webhook-concurrency`. A receiver's `429` with `Retry-After` is
+    /// honoured either way.
+    #[serde(default)]
+    pub rate_limit_per_second: Option<u32>,
 }
 
 /// What the API accepts on create and patch. `null` clears a nullable field.
@@ -191,6 +196,9 @@ pub struct WebhookInput {
     pub ordered: Option<bool>,
     /// A `410 Gone` from the receiver deletes the webhook (REST Hooks).
     pub unsubscribe_on_410: Option<bool>,
+    /// Most requests per second to this webhook; `null` clears the limit.
+    #[serde(default, deserialize_with = "nullable")]
+    pub rate_limit_per_second: Option<Option<u32>>,
     /// A merchant-chosen secret (create only; rotate has its own route).
     pub secret: Option<String>,
 }
@@ -211,6 +219,8 @@ pub const MAX_URL_LEN: usize = 2048;
 pub const MAX_CONDITIONS: usize = 50;
 /// Most custom headers per webhook.
 pub const MAX_HEADERS: usize = 50;
+/// Highest `rate_limit_per_second`.
+pub const MAX_RATE_PER_SECOND: u32 = 100_000;
 /// Most product ids/SKUs per webhook.
 pub const MAX_PRODUCTS: usize = 1000;
 
@@ -265,6 +275,7 @@ impl WebhookInput {
             legacy_hash: None,
             ordered: false,
             unsubscribe_on_410: false,
+            rate_limit_per_second: None,
         };
         let status = self.status;
         let secret = self.secret.clone();
@@ -333,6 +344,9 @@ impl WebhookInput {
         if let Some(v) = self.unsubscribe_on_410 {
             c.unsubscribe_on_410 = v;
         }
+        if let Some(v) = self.rate_limit_per_second {
+            c.rate_limit_per_second = v;
+        }
         if self.status == Some(WebhookStatus::Disabled) {
             return Err(FieldError::new(
                 "status",
@@ -387,6 +401,18 @@ impl WebhookConfig {
                 "delay_minutes",
                 "out_of_range",
                 "at most 525600 minutes (one year)",
+            ));
+        }
+        if self
+            .rate_limit_per_second
+            .is_some_and(|r| !(1..=MAX_RATE_PER_SECOND).contains(&r))
+        {
+            return Err(FieldError::new(
+                "rate_limit_per_second",
+                "out_of_range",
+                format!(
+                    "between 1 and {MAX_RATE_PER_SECOND} requests per second, or null for no limit"
+                ),
             ));
         }
         if let Some(s) = &self.schedule {

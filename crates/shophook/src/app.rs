@@ -32,6 +32,8 @@ pub struct AppState {
     pub admin_hash: String,
     /// Account key cache.
     pub keys: KeyCache,
+    /// Per-key request rate.
+    pub api_rate: crate::auth::ApiRate,
     /// The attempt sender (for test sends).
     pub sender: Arc<Sender>,
     /// This node's id (claims).
@@ -136,6 +138,7 @@ impl App {
             clock,
             admin_hash,
             keys: KeyCache::default(),
+            api_rate: crate::auth::ApiRate::new(args.api_rate_limit),
             sender,
             node,
             lease: args.lease,

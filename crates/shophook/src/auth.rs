@@ -83,16 +83,54 @@ impl FromRequestParts<Arc<AppState>> for Caller {
         if constant_time_eq(hash.as_bytes(), state.admin_hash.as_bytes()) {
             return Ok(Caller::Operator);
         }
-        if let Some(account) = state.keys.get(&hash) {
-            return Ok(Caller::Account(account));
-        }
-        match state.store.key_account(&hash).await? {
-            Some(account) => {
-                state.keys.put(hash, account.clone());
-                Ok(Caller::Account(account))
+        let account = match state.keys.get(&hash) {
+            Some(account) => account,
+            None => {
+                let account = state
+                    .store
+                    .key_account(&hash)
+                    .await?
+                    .ok_or(ApiError::Unauthorized)?;
+                state.keys.put(hash.clone(), account.clone());
+                account
             }
-            None => Err(ApiError::Unauthorized),
+        };
+        state.api_rate.check(&hash)?;
+        Ok(Caller::Account(account))
+    }
+}
+
+/// Requests per second per account key (a token bucket per key, bursts of twice
+/// the rate), on this node.
+pub struct ApiRate {
+    keys: Option<governor::DefaultKeyedRateLimiter<String>>,
+}
+
+impl ApiRate {
+    /// `per_second` requests per second per key; 0 turns the limit off.
+    pub fn new(per_second: u32) -> ApiRate {
+        let keys = std::num::NonZeroU32::new(per_second).map(|n| {
+            let burst = n.saturating_mul(std::num::NonZeroU32::MIN.saturating_add(1));
+            governor::RateLimiter::keyed(governor::Quota::per_second(n).allow_burst(burst))
+        });
+        ApiRate { keys }
+    }
+
+    /// Takes one request of `key`'s budget, or says how long to wait.
+    pub fn check(&self, key: &str) -> ApiResult<()> {
+        let Some(keys) = &self.keys else {
+            return Ok(());
+        };
+        keys.check_key(&key.to_string()).map_err(|not_until| {
+            use governor::clock::{Clock, DefaultClock};
+            let wait = not_until.wait_time_from(DefaultClock::default().now());
+            ApiError::TooManyRequests(wait.as_secs_f64().ceil() as u64)
+        })?;
+        // Keys revoked or idle long enough to be full again are forgotten.
+        if keys.len() > 10_000 {
+            keys.retain_recent();
         }
+        Ok(())
     }
 }
 

@@ -89,6 +89,10 @@ pub struct ServeArgs {
     /// restart) sends the delivery again.
     #[arg(long, env = "SHOPHOOK_LEASE", default_value = "60s", value_parser = parse_duration)]
     pub lease: Duration,
+    /// Requests per second each account key may make (bursts up to twice that);
+    /// more answer 429 with Retry-After. Per node; the operator key is not limited. 0: off.
+    #[arg(long, env = "SHOPHOOK_API_RATE_LIMIT", default_value_t = 100)]
+    pub api_rate_limit: u32,
     /// A webhook whose every attempt has failed for this long is disabled, and
     /// `webhook.disabled` goes to its account's notify_url (`0s`: never disable).
     #[arg(long, env = "SHOPHOOK_DISABLE_AFTER", default_value = "5d", value_parser = parse_duration)]

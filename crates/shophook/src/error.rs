@@ -45,6 +45,9 @@ pub enum ApiError {
     /// Not JSON.
     #[error("send the body as JSON with `Content-Type: application/json`")]
     UnsupportedMediaType,
+    /// The key made too many requests; retry after this many seconds.
+    #[error("too many requests with this key; retry in {0} s")]
+    TooManyRequests(u64),
     /// Wrong method for the path.
     #[error("method not allowed on this path")]
     MethodNotAllowed,
@@ -71,6 +74,7 @@ impl ApiError {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
             }
             ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            ApiError::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
@@ -139,6 +143,10 @@ impl IntoResponse for ApiError {
         if status == StatusCode::SERVICE_UNAVAILABLE {
             resp.headers_mut()
                 .insert("retry-after", axum::http::HeaderValue::from_static("1"));
+        }
+        if let ApiError::TooManyRequests(secs) = self {
+            resp.headers_mut()
+                .insert("retry-after", axum::http::HeaderValue::from(secs.max(1)));
         }
         resp
     }

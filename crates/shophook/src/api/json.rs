@@ -13,6 +13,38 @@ use crate::error::ApiError;
 /// Largest accepted request body.
 pub const MAX_BODY: usize = 1 << 20;
 
+/// Deepest accepted nesting of a JSON body (objects and arrays).
+pub const MAX_DEPTH: usize = 32;
+
+/// Whether `bytes` nest objects/arrays deeper than `max` (strings are skipped;
+/// the text need not be valid JSON — the parser judges that).
+fn deeper_than(bytes: &[u8], max: usize) -> bool {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for &b in bytes {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' | b'[' => {
+                depth += 1;
+                if depth > max {
+                    return true;
+                }
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
+}
+
 /// A JSON body; an empty body reads as `{}` when `T` allows it.
 pub struct ApiJson<T>(pub T);
 
@@ -81,6 +113,13 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
 
 /// Parses JSON with the field path of any error.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if deeper_than(bytes, MAX_DEPTH) {
+        return Err(ApiError::field(
+            "",
+            "too_deep",
+            format!("the JSON body nests objects and arrays deeper than {MAX_DEPTH} levels"),
+        ));
+    }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     match serde_path_to_error::deserialize::<_, T>(de) {
         Ok(v) => Ok(v),
@@ -150,6 +189,18 @@ mod tests {
             }
             other => panic!("{json}: {other:?}"),
         }
+    }
+
+    #[test]
+    fn depth() {
+        let nest = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+        assert!(!deeper_than(nest(32).as_bytes(), 32));
+        assert!(deeper_than(nest(33).as_bytes(), 32));
+        let in_string = format!(r#"{{"a": "{}\" ["}}"#, "[".repeat(100));
+        assert!(
+            !deeper_than(in_string.as_bytes(), 32),
+            "brackets in strings do not count"
+        );
     }
 
     #[test]

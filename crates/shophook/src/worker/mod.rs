@@ -10,11 +10,12 @@
 
 pub mod guard;
 pub mod health;
+pub mod pacing;
 pub mod send;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use jiff::{SignedDuration, Timestamp};
 use shophook_core::plan::DeliveryStatus;
@@ -59,6 +60,7 @@ pub struct Worker {
     cfg: WorkerConfig,
     slots: Arc<Semaphore>,
     per_webhook: Arc<Mutex<HashMap<String, usize>>>,
+    pacing: pacing::Pacing,
 }
 
 /// A claimed delivery with its global slot and its webhook's slot.
@@ -107,11 +109,15 @@ impl Worker {
             cfg,
             slots,
             per_webhook: Arc::new(Mutex::new(HashMap::new())),
+            pacing: pacing::Pacing::default(),
         }
     }
 
+    /// Webhooks to leave out of the next claim: at their concurrency limit, or
+    /// paced (rate limit, a receiver's `Retry-After`).
     fn saturated(&self) -> Vec<String> {
-        self.per_webhook
+        let mut out: Vec<String> = self
+            .per_webhook
             .lock()
             .map(|m| {
                 m.iter()
@@ -119,7 +125,9 @@ impl Worker {
                     .map(|(k, _)| k.clone())
                     .collect()
             })
-            .unwrap_or_default()
+            .unwrap_or_default();
+        out.extend(self.pacing.waiting(Instant::now()));
+        out
     }
 
     /// A slot of the delivery's webhook, or `None` if the webhook is at its limit.
@@ -171,8 +179,22 @@ impl Worker {
             let mut map = self.per_webhook.lock().map_err(|_| {
                 shophook_store::StoreError::Unavailable("worker state poisoned".into())
             })?;
+            let instant = Instant::now();
             for d in claimed {
-                match self.take_webhook_slot(&mut map, &d.webhook.id) {
+                // Pacing is asked only when a slot is free, and a slot taken only
+                // when pacing admits (a slot dropped here would re-take `map`).
+                let free =
+                    map.get(&d.webhook.id).copied().unwrap_or(0) < self.cfg.webhook_concurrency;
+                let admitted = free
+                    && self.pacing.admit(
+                        &d.webhook.id,
+                        d.webhook.config.rate_limit_per_second,
+                        instant,
+                    );
+                let slot = admitted
+                    .then(|| self.take_webhook_slot(&mut map, &d.webhook.id))
+                    .flatten();
+                match slot {
                     Some(slot) => {
                         let permit = self.slots.clone().try_acquire_owned().expect(
                             "claimed no more than the free slots, and only this loop takes slots",
@@ -256,9 +278,13 @@ impl Worker {
                 let now = self.clock.now();
                 let wait = at.duration_since(now);
                 if wait.is_negative() {
-                    // Due but not claimable (its webhook is saturated): wait for a
-                    // finished attempt, or re-check shortly.
-                    Duration::from_millis(50)
+                    // Due but not claimable: its webhook is saturated (a finished
+                    // attempt wakes the loop) or paced (wait until it may send).
+                    let instant = Instant::now();
+                    self.pacing
+                        .next_ready(instant)
+                        .map_or(Duration::from_millis(50), |t| t - instant)
+                        .clamp(Duration::from_millis(1), Duration::from_secs(1))
                 } else {
                     Duration::try_from(wait).unwrap_or(IDLE).min(IDLE)
                 }
@@ -401,6 +427,10 @@ impl Worker {
             return update(NextState::Skipped(reason));
         }
         let outcome = self.sender.attempt(d).await;
+        if let Some(wait) = outcome.retry_after {
+            // The receiver asked for a pause: every delivery of this webhook waits.
+            self.pacing.hold(&d.webhook.id, wait, Instant::now());
+        }
         DeliveryUpdate {
             delivery_id: d.id.clone(),
             attempt: Some(outcome.attempt),

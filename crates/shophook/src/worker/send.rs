@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use shophook_core::render::{OutgoingRequest, RenderInput, render_request};
-use shophook_core::retry::RetrySchedule;
+use shophook_core::retry::{RetrySchedule, parse_retry_after};
 use shophook_core::signing::Secret;
 use shophook_core::ssrf::{Refused, TargetPolicy};
 use shophook_store::{Attempt, ClaimedDelivery, NextState, RequestRecord, ResponseRecord};
@@ -51,6 +51,8 @@ pub struct Outcome {
     pub attempt: Attempt,
     /// Where the delivery goes next.
     pub next: NextState,
+    /// The receiver asked for this pause (`429`/`503` with `Retry-After`).
+    pub retry_after: Option<Duration>,
 }
 
 /// A failure before a response arrived.
@@ -164,12 +166,27 @@ impl Sender {
             Err(SendError::Refused(r)) => (None, Some(format!("refused: {r}"))),
             Err(SendError::Other(m)) => (None, Some(m)),
         };
+        let retry_after = response
+            .as_ref()
+            .filter(|r| error.is_some() && matches!(r.status, 429 | 503))
+            .and_then(|r| r.headers.iter().find(|(k, _)| k == "retry-after"))
+            .and_then(|(_, v)| parse_retry_after(v, now));
         let next = match (&response, &error) {
             (_, None) => NextState::Succeeded,
             (Some(r), Some(_)) if r.status == 410 => {
                 NextState::Dead("the receiver answered 410 Gone".into())
             }
-            _ => self.retry_or_dead(number, now),
+            _ => match (self.retry_or_dead(number, now), retry_after) {
+                // The receiver said when: not before that.
+                (NextState::Retry(at), Some(wait)) => {
+                    let asked = jiff::SignedDuration::try_from(wait)
+                        .ok()
+                        .and_then(|w| now.checked_add(w).ok())
+                        .unwrap_or(at);
+                    NextState::Retry(at.max(asked))
+                }
+                (next, _) => next,
+            },
         };
         let attempt = Attempt {
             id: crate::ids::new_id("att"),
@@ -180,7 +197,11 @@ impl Sender {
             response,
             error,
         };
-        Outcome { attempt, next }
+        Outcome {
+            attempt,
+            next,
+            retry_after,
+        }
     }
 
     fn retry_or_dead(&self, number: u32, now: jiff::Timestamp) -> NextState {
@@ -219,6 +240,7 @@ impl Sender {
                 error: Some(error),
             },
             next,
+            retry_after: None,
         }
     }
 

@@ -83,6 +83,13 @@ fn cases() -> Vec<Case> {
         raw("text content type", M::POST, HOOKS, Some("text/plain"), br#"{"url": "https://hooks.example/in", "events": ["*"]}"#, 415, "unsupported_media_type"),
         raw("no content type", M::POST, HOOKS, None, br#"{"url": "https://hooks.example/in", "events": ["*"]}"#, 415, "unsupported_media_type"),
         Case { what: "body over 1 MiB", body: too_big, ..raw("", M::POST, HOOKS, json, b"", 413, "payload_too_large") },
+        // limits: each a clear 4xx naming the field
+        json_case("too many conditions", M::POST, HOOKS, hook_with("conditions", json!(vec![json!({"field": "order.total", "op": "exists"}); 51])), 422, "too_many", Some("conditions")),
+        json_case("too many headers", M::POST, HOOKS, hook_with("headers", Value::Object((0..51).map(|i| (format!("X-H{i}"), json!("v"))).collect())), 422, "too_many", Some("headers")),
+        json_case("url too long", M::POST, HOOKS, hook_with("url", json!(format!("https://hooks.example/{}", "a".repeat(2048)))), 422, "url_too_long", Some("url")),
+        json_case("template too large", M::POST, HOOKS, json!({"url": "https://hooks.example/in", "events": ["*"], "format": "template", "template": "x".repeat(64 * 1024 + 1)}), 422, "invalid_template", Some("template")),
+        json_case("rate limit of zero", M::POST, HOOKS, hook_with("rate_limit_per_second", json!(0)), 422, "out_of_range", Some("rate_limit_per_second")),
+        raw("JSON nested too deep", M::POST, EVENTS, json, format!(r#"{{"type": "order.created", "data": {{"order": {}1{}}}}}"#, "[".repeat(40), "]".repeat(40)).as_bytes(), 422, "too_deep"),
         // events
         json_case("unknown event type posted", M::POST, EVENTS, json!({"type": "order.exploded", "data": {}}), 422, "unknown_event_type", Some("type")),
         json_case("data not an object", M::POST, EVENTS, json!({"type": "order.created", "data": [1, 2]}), 422, "invalid_field", Some("data")),

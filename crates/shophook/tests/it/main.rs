@@ -15,6 +15,7 @@ mod formats;
 mod history;
 mod hostile;
 mod isolation;
+mod limits;
 mod metrics;
 mod multinode;
 mod openapi;
