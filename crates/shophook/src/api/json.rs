@@ -163,7 +163,7 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
 
 #[cfg(test)]
 mod tests {
-    use super::parse;
+    use super::{deeper_than, parse};
     use crate::error::ApiError;
 
     #[derive(Debug, serde::Deserialize)]
