@@ -154,35 +154,47 @@ pub struct WebhookConfig {
 #[allow(missing_docs)]
 pub struct WebhookInput {
     /// Display name (defaults to the URL's host).
+    #[cfg_attr(feature = "openapi", schema(max_length = 200))]
     pub name: Option<String>,
     /// Where to call: `http(s)://…`; placeholders `{id_order}`, `{id_job}`, `{id_event}`, `{event}`, `{account}`, `{id_product}`, `{id_checkout}` and `{{ … }}` expressions, percent-encoded.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = "^[Hh][Tt][Tt][Pp][Ss]?://", max_length = 2048)
+    )]
     pub url: Option<String>,
     /// HTTP method; `GET` sends the form fields as the query.
     pub method: Option<Method>,
     /// `active` | `paused` | `disabled` (set by shophook after persistent failure).
     pub status: Option<WebhookStatus>,
     /// Event types to send, or `["*"]` for all.
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::webhook_events))]
     pub events: Option<Vec<String>>,
     /// Product ids or SKUs; non-empty makes it a per-product webhook.
+    #[cfg_attr(feature = "openapi", schema(max_items = 1000))]
     pub products: Option<Vec<String>>,
     /// All must hold for an event to be sent.
+    #[cfg_attr(feature = "openapi", schema(max_items = 50))]
     pub conditions: Option<Vec<Condition>>,
     /// Wait this long, then re-check `conditions` against the latest snapshot.
+    #[cfg_attr(feature = "openapi", schema(maximum = 525_600))]
     pub delay_minutes: Option<u32>,
     /// Deliveries outside every window wait for the next one.
     #[serde(default, deserialize_with = "nullable")]
     pub schedule: Option<Option<Schedule>>,
     /// `json` | `form` | `template` | a compatibility profile (`ekademia`, `justclick`, `shoppegram`, `salesdrive`, `sellasist`) | a preset (`telegram`, `slack`, `sheets`).
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::webhook_format))]
     pub format: Option<String>,
     /// MiniJinja template of the body (`format: template`, presets).
     #[serde(default, deserialize_with = "nullable")]
     pub template: Option<Option<String>>,
     /// `Content-Type` of a template body.
     #[serde(default, deserialize_with = "nullable")]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 200))]
     pub content_type: Option<Option<String>>,
     /// Extra request headers.
     pub headers: Option<BTreeMap<String, String>>,
     /// Success iff the response status is in the list; empty = any 2xx.
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::expect_status))]
     pub expect_status: Option<Vec<u16>>,
     /// Adds a field with a hex digest of some values + the secret, for receivers that check one.
     #[serde(default, deserialize_with = "nullable")]
@@ -192,6 +204,7 @@ pub struct WebhookInput {
     /// A `410 Gone` from the receiver deletes the webhook (REST Hooks).
     pub unsubscribe_on_410: Option<bool>,
     /// A merchant-chosen secret (create only; rotate has its own route).
+    #[cfg_attr(feature = "openapi", schema(min_length = 16, max_length = 128))]
     pub secret: Option<String>,
 }
 
@@ -207,6 +220,8 @@ pub const FORMATS: &[&str] = &["json", "form", "template"];
 
 /// Limits on a webhook's shape.
 pub const MAX_URL_LEN: usize = 2048;
+/// Most status codes in `expect_status`.
+pub const MAX_EXPECT_STATUS: usize = 20;
 /// Most conditions per webhook.
 pub const MAX_CONDITIONS: usize = 50;
 /// Most custom headers per webhook.
@@ -445,11 +460,11 @@ impl WebhookConfig {
             ));
         }
         self.validate_headers()?;
-        if self.expect_status.len() > 20 {
+        if self.expect_status.len() > MAX_EXPECT_STATUS {
             return Err(FieldError::new(
                 "expect_status",
                 "too_many",
-                "at most 20 status codes",
+                format!("at most {MAX_EXPECT_STATUS} status codes"),
             ));
         }
         for (i, s) in self.expect_status.iter().enumerate() {
@@ -555,6 +570,18 @@ pub fn validate_http_url(raw: &str) -> Result<(), FieldError> {
             "",
             "url_too_long",
             format!("at most {MAX_URL_LEN} characters"),
+        ));
+    }
+    // literally, not after the URL parser's forgiving clean-up (" http:x" parses)
+    let has_scheme = |s: &str| {
+        raw.get(..s.len())
+            .is_some_and(|p| p.eq_ignore_ascii_case(s))
+    };
+    if !has_scheme("http://") && !has_scheme("https://") {
+        return Err(FieldError::new(
+            "",
+            "invalid_url",
+            "use an http:// or https:// URL, e.g. https://example.com/hook",
         ));
     }
     let probe = crate::url_template::blank_placeholders(raw);

@@ -84,11 +84,38 @@ fn merge(target: &mut Value, patch: &Value) {
     }
 }
 
+/// The fields of an account a patch may name (the document's view of the merge
+/// patch the handler reads as JSON); `null` returns a field to its default.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct AccountPatch {
+    /// The account's id: the same as in the path, if given (it cannot change).
+    #[schema(pattern = "^[a-z0-9][a-z0-9_-]*$", min_length = 1, max_length = 64)]
+    id: Option<String>,
+    /// Display name.
+    #[schema(max_length = 200)]
+    name: Option<String>,
+    /// IANA time zone.
+    #[schema(min_length = 1)]
+    timezone: Option<String>,
+    /// Plan features.
+    features: Option<shophook_core::account::Features>,
+    /// Plan limits.
+    limits: Option<shophook_core::account::Limits>,
+    /// Minutes after which an open checkout counts as abandoned.
+    #[schema(minimum = 1, maximum = 525600)]
+    abandon_after_minutes: Option<u32>,
+    /// Where `webhook.disabled` notifications go.
+    #[schema(max_length = 2048)]
+    notify_url: Option<String>,
+}
+
 /// Changes an account: a JSON merge patch (RFC 7386) of its fields; `null`
 /// returns a field to its default. The id cannot change.
 #[utoipa::path(patch, path = "/v1/accounts/{account}", tag = "accounts",
     params(("account" = String, Path, description = "Account id")),
-    request_body(content = Object, description = "The fields of Account to change"),
+    request_body(content = Option<AccountPatch>, description = "The fields of Account to change; none, or an empty body, changes nothing"),
     responses((status = 200, description = "The changed account", body = Account)))]
 async fn update(
     State(s): State<Arc<AppState>>,
@@ -164,7 +191,7 @@ struct KeyCreated {
 /// Creates an API key for an account; the key is in the answer once, never again.
 #[utoipa::path(post, path = "/v1/accounts/{account}/keys", tag = "accounts",
     params(("account" = String, Path, description = "Account id")),
-    request_body(content = inline(KeyInput), description = "Optional"),
+    request_body(content = Option<KeyInput>, description = "Optional"),
     responses((status = 201, description = "Created", body = KeyCreated)))]
 async fn create_key(
     State(s): State<Arc<AppState>>,
@@ -196,9 +223,9 @@ async fn create_key(
 }
 
 /// Revokes a key at once.
-#[utoipa::path(delete, path = "/v1/accounts/{account}/keys/{key}", tag = "accounts",
+#[utoipa::path(delete, path = "/v1/accounts/{account}/keys/{id}", tag = "accounts",
     params(("account" = String, Path, description = "Account id"),
-           ("key" = String, Path, description = "Key id (`key_…`)")),
+           ("id" = String, Path, description = "Key id (`key_…`)")),
     responses((status = 204, description = "Revoked")))]
 async fn delete_key(
     State(s): State<Arc<AppState>>,

@@ -135,7 +135,7 @@ struct Tenant {
     id: String,
     /// The bearer key used for this account's own calls.
     key: String,
-    /// A key id of this account (what `{key}` names).
+    /// A key id of this account (what `keys/{id}` names).
     key_id: String,
     webhook: String,
     /// A REST Hooks subscription (a webhook too): what `hooks/{id}` names.
@@ -249,9 +249,6 @@ impl Tenant {
     /// The id a path parameter names, by the collection it follows
     /// (`webhooks/{id}` → the webhook).
     fn resource(&self, path: &str, param: &str) -> Result<&str, String> {
-        if param == "{key}" {
-            return Ok(&self.key_id);
-        }
         let segments: Vec<&str> = path.split('/').collect();
         let at = segments.iter().position(|s| *s == param).expect("param");
         Ok(match segments[at - 1] {
@@ -262,6 +259,7 @@ impl Tenant {
             "orders" => &self.order,
             "checkouts" => &self.checkout,
             "products" => &self.product,
+            "keys" => &self.key_id,
             other => {
                 return Err(format!(
                     "no fixture for {param} after `{other}/` in {path}: give Tenant one"
