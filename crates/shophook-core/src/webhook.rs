@@ -220,6 +220,8 @@ pub const FORMATS: &[&str] = &["json", "form", "template"];
 
 /// Limits on a webhook's shape.
 pub const MAX_URL_LEN: usize = 2048;
+/// Longest webhook name, in characters.
+pub const MAX_NAME: usize = 200;
 /// Most status codes in `expect_status`.
 pub const MAX_EXPECT_STATUS: usize = 20;
 /// Most conditions per webhook.
@@ -292,7 +294,9 @@ impl WebhookInput {
         if config.name.is_empty() {
             config.name = url::Url::parse(&config.url.replace(['{', '}'], ""))
                 .ok()
-                .and_then(|u| u.host_str().map(str::to_string))
+                // a host may be longer than a name may be: keep the default valid,
+                // or every later patch of this webhook would fail on `name`
+                .and_then(|u| u.host_str().map(|h| h.chars().take(MAX_NAME).collect()))
                 .unwrap_or_else(|| "webhook".into());
         }
         Ok((config, status, secret))
@@ -364,7 +368,7 @@ impl WebhookConfig {
     /// Checks every field; the first problem found is returned with its field path.
     pub fn validate(&self) -> Result<(), FieldError> {
         let n = self.name.chars().count();
-        if n > 200 {
+        if n > MAX_NAME {
             return Err(FieldError::new(
                 "name",
                 "too_long",
@@ -741,6 +745,21 @@ mod tests {
             .into_new_config()
             .map(|(c, _, _)| c)
             .map_err(|e| e.field)
+    }
+
+    #[test]
+    fn a_long_host_makes_a_valid_default_name() {
+        let host = format!("{}.example", "a".repeat(300));
+        let c = create(json!({"url": format!("https://{host}/x"), "events": ["*"]})).unwrap();
+        assert_eq!(c.name.chars().count(), MAX_NAME);
+        c.validate().unwrap();
+        // …so a later patch of another field still validates
+        let patched = WebhookInput {
+            delay_minutes: Some(5),
+            ..Default::default()
+        }
+        .apply_to(c);
+        assert!(patched.is_ok(), "{patched:?}");
     }
 
     #[test]
