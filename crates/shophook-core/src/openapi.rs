@@ -26,6 +26,14 @@ pub fn event_type() -> Schema {
     strings(EventType::ALL.iter().map(|t| t.as_str())).into()
 }
 
+/// `EventType` in the document (e.g. as a query parameter's `value_type`): its name.
+impl utoipa::PartialSchema for EventType {
+    fn schema() -> RefOr<Schema> {
+        event_type().into()
+    }
+}
+impl utoipa::ToSchema for EventType {}
+
 /// The event types a platform may post (those with a subject; `webhook.*` are
 /// sent by shophook itself).
 pub fn postable_event_type() -> Schema {

@@ -576,18 +576,6 @@ pub fn validate_http_url(raw: &str) -> Result<(), FieldError> {
             format!("at most {MAX_URL_LEN} characters"),
         ));
     }
-    // literally, not after the URL parser's forgiving clean-up (" http:x" parses)
-    let has_scheme = |s: &str| {
-        raw.get(..s.len())
-            .is_some_and(|p| p.eq_ignore_ascii_case(s))
-    };
-    if !has_scheme("http://") && !has_scheme("https://") {
-        return Err(FieldError::new(
-            "",
-            "invalid_url",
-            "use an http:// or https:// URL, e.g. https://example.com/hook",
-        ));
-    }
     let probe = crate::url_template::blank_placeholders(raw);
     let parsed = url::Url::parse(&probe).map_err(|e| {
         FieldError::new(
@@ -601,6 +589,18 @@ pub fn validate_http_url(raw: &str) -> Result<(), FieldError> {
             "",
             "invalid_url",
             "use an http:// or https:// URL",
+        ));
+    }
+    // literally, not after the URL parser's forgiving clean-up (" http:x" parses)
+    let has_scheme = |s: &str| {
+        raw.get(..s.len())
+            .is_some_and(|p| p.eq_ignore_ascii_case(s))
+    };
+    if !has_scheme("http://") && !has_scheme("https://") {
+        return Err(FieldError::new(
+            "",
+            "invalid_url",
+            "use an http:// or https:// URL, e.g. https://example.com/hook",
         ));
     }
     let host_part = raw
@@ -745,6 +745,20 @@ mod tests {
             .into_new_config()
             .map(|(c, _, _)| c)
             .map_err(|e| e.field)
+    }
+
+    #[test]
+    fn a_url_starts_with_its_scheme_literally() {
+        for bad in [
+            " https://example.com/x",
+            "http:example.com/x",
+            "https:/example.com/x",
+        ] {
+            let err = validate_http_url(bad).unwrap_err();
+            assert_eq!(err.code, "invalid_url", "{bad}");
+        }
+        validate_http_url("HTTPS://example.com/x").unwrap();
+        validate_http_url("http://example.com/{id_order}").unwrap();
     }
 
     #[test]

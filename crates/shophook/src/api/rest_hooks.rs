@@ -130,7 +130,7 @@ async fn unsubscribe(
 #[serde(deny_unknown_fields)]
 struct SampleQuery {
     /// Event type, e.g. `order.paid`.
-    #[param(schema_with = shophook_core::openapi::event_type)]
+    #[param(value_type = EventType, inline)]
     event: String,
 }
 
