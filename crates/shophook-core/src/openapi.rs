@@ -15,6 +15,15 @@ fn strings(names: impl IntoIterator<Item = &'static str>) -> ObjectBuilder {
         .enum_values(Some(names.into_iter().collect::<Vec<_>>()))
 }
 
+/// `names` or `null` (an `enum` restricts the type too, so it lists `null`).
+fn nullable_strings(names: impl IntoIterator<Item = &'static str>) -> ObjectBuilder {
+    let mut values: Vec<serde_json::Value> = names.into_iter().map(Into::into).collect();
+    values.push(serde_json::Value::Null);
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+        .enum_values(Some(values))
+}
+
 fn nullable_array(items: ObjectBuilder) -> ArrayBuilder {
     ArrayBuilder::new()
         .schema_type(SchemaType::from_iter([Type::Array, Type::Null]))
@@ -64,20 +73,18 @@ pub fn delivery_status() -> Schema {
 
 /// A delivery-status filter: a status's name, or empty (or `null`) for any.
 pub fn delivery_status_filter() -> Schema {
-    strings(std::iter::once("").chain(DeliveryStatus::ALL.iter().map(|s| s.as_str())))
-        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+    nullable_strings(std::iter::once("").chain(DeliveryStatus::ALL.iter().map(|s| s.as_str())))
         .into()
 }
 
 /// A webhook's `format`: the built-in formats, profiles and presets.
 pub fn webhook_format() -> Schema {
-    strings(
+    nullable_strings(
         crate::webhook::FORMATS
             .iter()
             .chain(crate::profiles::PROFILES)
             .copied(),
     )
-    .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
     .into()
 }
 
@@ -108,6 +115,11 @@ mod tests {
         }
         let json = serde_json::to_value(webhook_format()).unwrap();
         for f in json["enum"].as_array().unwrap() {
+            let f = if f.is_null() {
+                &serde_json::json!("json")
+            } else {
+                f
+            };
             let mut c = crate::webhook::WebhookInput {
                 url: Some("https://example.com/x".into()),
                 events: Some(vec!["*".into()]),

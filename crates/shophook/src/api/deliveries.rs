@@ -85,7 +85,8 @@ fn filter(q: HashMap<String, String>) -> ApiResult<DeliveryFilter> {
         })?),
         None => None,
     };
-    let limit = match get("limit") {
+    // not `get`: an empty `limit=` is not a number (the document says integer)
+    let limit = match q.get("limit").cloned() {
         Some(l) => l
             .parse::<u32>()
             .ok()
@@ -209,6 +210,7 @@ mod tests {
             ("limit", "0"),
             ("limit", "5000"),
             ("limit", "x"),
+            ("limit", ""),
             ("colour", "red"),
         ] {
             assert!(filter(q(&[bad])).is_err(), "{bad:?}");
