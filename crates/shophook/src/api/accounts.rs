@@ -111,6 +111,31 @@ struct AccountPatch {
     notify_url: Option<String>,
 }
 
+/// The first key of a patch that names no field of an account (a `null` would
+/// otherwise "remove" it silently), with the fields nested in `features`/`limits`.
+fn unknown_field(patch: &Value) -> Option<String> {
+    const FIELDS: &[(&str, &[&str])] = &[
+        ("id", &[]),
+        ("name", &[]),
+        ("timezone", &[]),
+        ("features", &["webhooks"]),
+        ("limits", &["max_webhooks"]),
+        ("abandon_after_minutes", &[]),
+        ("notify_url", &[]),
+    ];
+    for (key, value) in patch.as_object()? {
+        let Some((_, inner)) = FIELDS.iter().find(|(name, _)| name == key) else {
+            return Some(key.clone());
+        };
+        if let Some(obj) = value.as_object().filter(|_| !inner.is_empty())
+            && let Some(k) = obj.keys().find(|k| !inner.contains(&k.as_str()))
+        {
+            return Some(format!("{key}.{k}"));
+        }
+    }
+    None
+}
+
 /// Changes an account: a JSON merge patch (RFC 7386) of its fields; `null`
 /// returns a field to its default. The id cannot change.
 #[utoipa::path(patch, path = "/v1/accounts/{account}", tag = "accounts",
@@ -129,6 +154,13 @@ async fn update(
             "",
             "invalid_field",
             "send a JSON object with the fields to change",
+        ));
+    }
+    if let Some(field) = unknown_field(&patch) {
+        return Err(ApiError::field(
+            field.clone(),
+            "unknown_field",
+            format!("`{field}` is not a field of an account"),
         ));
     }
     if patch
@@ -290,6 +322,24 @@ async fn portal_link(
 mod tests {
     use super::merge;
     use serde_json::json;
+
+    #[test]
+    fn a_patch_names_only_account_fields() {
+        use super::unknown_field;
+        assert_eq!(unknown_field(&json!({"": null})), Some(String::new()));
+        assert_eq!(
+            unknown_field(&json!({"colour": null})),
+            Some("colour".into())
+        );
+        assert_eq!(
+            unknown_field(&json!({"features": {"x": null}})),
+            Some("features.x".into())
+        );
+        assert_eq!(
+            unknown_field(&json!({"name": null, "limits": {"max_webhooks": null}})),
+            None
+        );
+    }
 
     #[test]
     fn merge_patch() {
