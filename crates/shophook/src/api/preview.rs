@@ -100,6 +100,19 @@ async fn preview(
         .webhook(&account.id, &id)
         .await?
         .ok_or(ApiError::NotFound("webhook"))?;
+    for (name, v) in [
+        ("order", &input.order),
+        ("checkout", &input.checkout),
+        ("product", &input.product),
+    ] {
+        if v.as_ref().is_some_and(|v| !v.is_object()) {
+            return Err(ApiError::field(
+                name,
+                "invalid_field",
+                format!("`{name}` is a JSON object"),
+            ));
+        }
+    }
     let inline = input.order.or(input.checkout).or(input.product);
     let req = render_preview(
         &s,
