@@ -21,6 +21,7 @@ pub struct Features {
 pub struct Limits {
     /// How many webhooks the account may have.
     #[serde(default = "default_max_webhooks")]
+    #[cfg_attr(feature = "openapi", schema(maximum = 10_000))]
     pub max_webhooks: u32,
 }
 
@@ -56,12 +57,18 @@ impl Default for Limits {
 #[serde(deny_unknown_fields)]
 pub struct Account {
     /// Slug: lowercase letters, digits, `-` and `_`, 1–64 characters.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = "^[a-z0-9][a-z0-9_-]*$", min_length = 1, max_length = 64)
+    )]
     pub id: String,
     /// Display name.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 200))]
     pub name: String,
     /// IANA time zone used for schedules and profile timestamps.
     #[serde(default = "default_timezone")]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
     pub timezone: String,
     /// Plan features.
     #[serde(default)]
@@ -71,9 +78,14 @@ pub struct Account {
     pub limits: Limits,
     /// Minutes after which an open checkout counts as abandoned.
     #[serde(default = "default_abandon")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 525_600))]
     pub abandon_after_minutes: u32,
     /// Where `webhook.disabled` notifications go.
     #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = "^[Hh][Tt][Tt][Pp][Ss]?://", max_length = 2048)
+    )]
     pub notify_url: Option<String>,
 }
 

@@ -13,6 +13,8 @@ pub mod context;
 pub mod derive;
 pub mod event;
 pub mod form;
+#[cfg(feature = "openapi")]
+pub mod openapi;
 pub mod plan;
 pub mod profiles;
 pub mod render;

@@ -159,35 +159,47 @@ pub struct WebhookConfig {
 #[allow(missing_docs)]
 pub struct WebhookInput {
     /// Display name (defaults to the URL's host).
+    #[cfg_attr(feature = "openapi", schema(max_length = 200))]
     pub name: Option<String>,
     /// Where to call: `http(s)://…`; placeholders `{id_order}`, `{id_job}`, `{id_event}`, `{event}`, `{account}`, `{id_product}`, `{id_checkout}` and `{{ … }}` expressions, percent-encoded.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = "^[Hh][Tt][Tt][Pp][Ss]?://", max_length = 2048)
+    )]
     pub url: Option<String>,
     /// HTTP method; `GET` sends the form fields as the query.
     pub method: Option<Method>,
     /// `active` | `paused` | `disabled` (set by shophook after persistent failure).
     pub status: Option<WebhookStatus>,
     /// Event types to send, or `["*"]` for all.
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::webhook_events))]
     pub events: Option<Vec<String>>,
     /// Product ids or SKUs; non-empty makes it a per-product webhook.
+    #[cfg_attr(feature = "openapi", schema(max_items = 1000))]
     pub products: Option<Vec<String>>,
     /// All must hold for an event to be sent.
+    #[cfg_attr(feature = "openapi", schema(max_items = 50))]
     pub conditions: Option<Vec<Condition>>,
     /// Wait this long, then re-check `conditions` against the latest snapshot.
+    #[cfg_attr(feature = "openapi", schema(maximum = 525_600))]
     pub delay_minutes: Option<u32>,
     /// Deliveries outside every window wait for the next one.
     #[serde(default, deserialize_with = "nullable")]
     pub schedule: Option<Option<Schedule>>,
     /// `json` | `form` | `template` | a compatibility profile (`ekademia`, `justclick`, `shoppegram`, `salesdrive`, `sellasist`) | a preset (`telegram`, `slack`, `sheets`).
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::webhook_format))]
     pub format: Option<String>,
     /// MiniJinja template of the body (`format: template`, presets).
     #[serde(default, deserialize_with = "nullable")]
     pub template: Option<Option<String>>,
     /// `Content-Type` of a template body.
     #[serde(default, deserialize_with = "nullable")]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 200))]
     pub content_type: Option<Option<String>>,
     /// Extra request headers.
     pub headers: Option<BTreeMap<String, String>>,
     /// Success iff the response status is in the list; empty = any 2xx.
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::expect_status))]
     pub expect_status: Option<Vec<u16>>,
     /// Adds a field with a hex digest of some values + the secret, for receivers that check one.
     #[serde(default, deserialize_with = "nullable")]
@@ -198,8 +210,10 @@ pub struct WebhookInput {
     pub unsubscribe_on_410: Option<bool>,
     /// Most requests per second to this webhook; `null` clears the limit.
     #[serde(default, deserialize_with = "nullable")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 100_000))]
     pub rate_limit_per_second: Option<Option<u32>>,
     /// A merchant-chosen secret (create only; rotate has its own route).
+    #[cfg_attr(feature = "openapi", schema(min_length = 16, max_length = 128))]
     pub secret: Option<String>,
 }
 
@@ -215,6 +229,10 @@ pub const FORMATS: &[&str] = &["json", "form", "template"];
 
 /// Limits on a webhook's shape.
 pub const MAX_URL_LEN: usize = 2048;
+/// Longest webhook name, in characters.
+pub const MAX_NAME: usize = 200;
+/// Most status codes in `expect_status`.
+pub const MAX_EXPECT_STATUS: usize = 20;
 /// Most conditions per webhook.
 pub const MAX_CONDITIONS: usize = 50;
 /// Most custom headers per webhook.
@@ -288,7 +306,9 @@ impl WebhookInput {
         if config.name.is_empty() {
             config.name = url::Url::parse(&config.url.replace(['{', '}'], ""))
                 .ok()
-                .and_then(|u| u.host_str().map(str::to_string))
+                // a host may be longer than a name may be: keep the default valid,
+                // or every later patch of this webhook would fail on `name`
+                .and_then(|u| u.host_str().map(|h| h.chars().take(MAX_NAME).collect()))
                 .unwrap_or_else(|| "webhook".into());
         }
         Ok((config, status, secret))
@@ -363,7 +383,7 @@ impl WebhookConfig {
     /// Checks every field; the first problem found is returned with its field path.
     pub fn validate(&self) -> Result<(), FieldError> {
         let n = self.name.chars().count();
-        if n > 200 {
+        if n > MAX_NAME {
             return Err(FieldError::new(
                 "name",
                 "too_long",
@@ -471,11 +491,11 @@ impl WebhookConfig {
             ));
         }
         self.validate_headers()?;
-        if self.expect_status.len() > 20 {
+        if self.expect_status.len() > MAX_EXPECT_STATUS {
             return Err(FieldError::new(
                 "expect_status",
                 "too_many",
-                "at most 20 status codes",
+                format!("at most {MAX_EXPECT_STATUS} status codes"),
             ));
         }
         for (i, s) in self.expect_status.iter().enumerate() {
@@ -596,6 +616,18 @@ pub fn validate_http_url(raw: &str) -> Result<(), FieldError> {
             "",
             "invalid_url",
             "use an http:// or https:// URL",
+        ));
+    }
+    // literally, not after the URL parser's forgiving clean-up (" http:x" parses)
+    let has_scheme = |s: &str| {
+        raw.get(..s.len())
+            .is_some_and(|p| p.eq_ignore_ascii_case(s))
+    };
+    if !has_scheme("http://") && !has_scheme("https://") {
+        return Err(FieldError::new(
+            "",
+            "invalid_url",
+            "use an http:// or https:// URL, e.g. https://example.com/hook",
         ));
     }
     let host_part = raw
@@ -740,6 +772,35 @@ mod tests {
             .into_new_config()
             .map(|(c, _, _)| c)
             .map_err(|e| e.field)
+    }
+
+    #[test]
+    fn a_url_starts_with_its_scheme_literally() {
+        for bad in [
+            " https://example.com/x",
+            "http:example.com/x",
+            "https:/example.com/x",
+        ] {
+            let err = validate_http_url(bad).unwrap_err();
+            assert_eq!(err.code, "invalid_url", "{bad}");
+        }
+        validate_http_url("HTTPS://example.com/x").unwrap();
+        validate_http_url("http://example.com/{id_order}").unwrap();
+    }
+
+    #[test]
+    fn a_long_host_makes_a_valid_default_name() {
+        let host = format!("{}.example", "a".repeat(300));
+        let c = create(json!({"url": format!("https://{host}/x"), "events": ["*"]})).unwrap();
+        assert_eq!(c.name.chars().count(), MAX_NAME);
+        c.validate().unwrap();
+        // …so a later patch of another field still validates
+        let patched = WebhookInput {
+            delay_minutes: Some(5),
+            ..Default::default()
+        }
+        .apply_to(c);
+        assert!(patched.is_ok(), "{patched:?}");
     }
 
     #[test]

@@ -84,11 +84,63 @@ fn merge(target: &mut Value, patch: &Value) {
     }
 }
 
+/// The fields of an account a patch may name (the document's view of the merge
+/// patch the handler reads as JSON); `null` returns a field to its default.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct AccountPatch {
+    /// The account's id: the same as in the path, if given (it cannot change).
+    #[schema(pattern = "^[a-z0-9][a-z0-9_-]*$", min_length = 1, max_length = 64)]
+    id: Option<String>,
+    /// Display name.
+    #[schema(max_length = 200)]
+    name: Option<String>,
+    /// IANA time zone.
+    #[schema(min_length = 1)]
+    timezone: Option<String>,
+    /// Plan features.
+    features: Option<shophook_core::account::Features>,
+    /// Plan limits.
+    limits: Option<shophook_core::account::Limits>,
+    /// Minutes after which an open checkout counts as abandoned.
+    #[schema(minimum = 1, maximum = 525600)]
+    abandon_after_minutes: Option<u32>,
+    /// Where `webhook.disabled` notifications go.
+    #[schema(max_length = 2048)]
+    notify_url: Option<String>,
+}
+
+/// The first key of a patch that names no field of an account (a `null` would
+/// otherwise "remove" it silently), with the fields nested in `features`/`limits`.
+fn unknown_field(patch: &Value) -> Option<String> {
+    const FIELDS: &[(&str, &[&str])] = &[
+        ("id", &[]),
+        ("name", &[]),
+        ("timezone", &[]),
+        ("features", &["webhooks"]),
+        ("limits", &["max_webhooks"]),
+        ("abandon_after_minutes", &[]),
+        ("notify_url", &[]),
+    ];
+    for (key, value) in patch.as_object()? {
+        let Some((_, inner)) = FIELDS.iter().find(|(name, _)| name == key) else {
+            return Some(key.clone());
+        };
+        if let Some(obj) = value.as_object().filter(|_| !inner.is_empty())
+            && let Some(k) = obj.keys().find(|k| !inner.contains(&k.as_str()))
+        {
+            return Some(format!("{key}.{k}"));
+        }
+    }
+    None
+}
+
 /// Changes an account: a JSON merge patch (RFC 7386) of its fields; `null`
 /// returns a field to its default. The id cannot change.
 #[utoipa::path(patch, path = "/v1/accounts/{account}", tag = "accounts",
     params(("account" = String, Path, description = "Account id")),
-    request_body(content = Object, description = "The fields of Account to change"),
+    request_body(content = Option<AccountPatch>, description = "The fields of Account to change; none, or an empty body, changes nothing"),
     responses((status = 200, description = "The changed account", body = Account)))]
 async fn update(
     State(s): State<Arc<AppState>>,
@@ -102,6 +154,13 @@ async fn update(
             "",
             "invalid_field",
             "send a JSON object with the fields to change",
+        ));
+    }
+    if let Some(field) = unknown_field(&patch) {
+        return Err(ApiError::field(
+            field.clone(),
+            "unknown_field",
+            format!("`{field}` is not a field of an account"),
         ));
     }
     if patch
@@ -164,7 +223,7 @@ struct KeyCreated {
 /// Creates an API key for an account; the key is in the answer once, never again.
 #[utoipa::path(post, path = "/v1/accounts/{account}/keys", tag = "accounts",
     params(("account" = String, Path, description = "Account id")),
-    request_body(content = inline(KeyInput), description = "Optional"),
+    request_body(content = Option<KeyInput>, description = "Optional"),
     responses((status = 201, description = "Created", body = KeyCreated)))]
 async fn create_key(
     State(s): State<Arc<AppState>>,
@@ -196,9 +255,9 @@ async fn create_key(
 }
 
 /// Revokes a key at once.
-#[utoipa::path(delete, path = "/v1/accounts/{account}/keys/{key}", tag = "accounts",
+#[utoipa::path(delete, path = "/v1/accounts/{account}/keys/{id}", tag = "accounts",
     params(("account" = String, Path, description = "Account id"),
-           ("key" = String, Path, description = "Key id (`key_…`)")),
+           ("id" = String, Path, description = "Key id (`key_…`)")),
     responses((status = 204, description = "Revoked")))]
 async fn delete_key(
     State(s): State<Arc<AppState>>,
@@ -263,6 +322,24 @@ async fn portal_link(
 mod tests {
     use super::merge;
     use serde_json::json;
+
+    #[test]
+    fn a_patch_names_only_account_fields() {
+        use super::unknown_field;
+        assert_eq!(unknown_field(&json!({"": null})), Some(String::new()));
+        assert_eq!(
+            unknown_field(&json!({"colour": null})),
+            Some("colour".into())
+        );
+        assert_eq!(
+            unknown_field(&json!({"features": {"x": null}})),
+            Some("features.x".into())
+        );
+        assert_eq!(
+            unknown_field(&json!({"name": null, "limits": {"max_webhooks": null}})),
+            None
+        );
+    }
 
     #[test]
     fn merge_patch() {

@@ -85,7 +85,8 @@ fn filter(q: HashMap<String, String>) -> ApiResult<DeliveryFilter> {
         })?),
         None => None,
     };
-    let limit = match get("limit") {
+    // not `get`: an empty `limit=` is not a number (the document says integer)
+    let limit = match q.get("limit").cloned() {
         Some(l) => l
             .parse::<u32>()
             .ok()
@@ -108,7 +109,8 @@ fn filter(q: HashMap<String, String>) -> ApiResult<DeliveryFilter> {
 #[utoipa::path(get, path = "/v1/accounts/{account}/deliveries", tag = "deliveries",
     params(("account" = String, Path, description = "Account id"),
            ("webhook" = Option<String>, Query, description = "Only this webhook"),
-           ("status" = Option<String>, Query, description = "scheduled, pending, succeeded, failed, dead or skipped"),
+           ("status" = Option<String>, Query, description = "scheduled, pending, succeeded, failed, dead or skipped; empty for any",
+            pattern = "^(scheduled|pending|succeeded|failed|dead|skipped)?$"),
            ("event_type" = Option<String>, Query, description = "Only this event type, e.g. order.paid"),
            ("subject" = Option<String>, Query, description = "Only this subject, e.g. order:1001"),
            ("before" = Option<String>, Query, description = "Cursor: deliveries older than this delivery id"),
@@ -208,6 +210,7 @@ mod tests {
             ("limit", "0"),
             ("limit", "5000"),
             ("limit", "x"),
+            ("limit", ""),
             ("colour", "red"),
         ] {
             assert!(filter(q(&[bad])).is_err(), "{bad:?}");

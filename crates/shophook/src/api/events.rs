@@ -49,9 +49,11 @@ async fn catalog(
 struct EventInput {
     /// Event type, e.g. `order.paid`.
     #[serde(rename = "type")]
+    #[schema(schema_with = shophook_core::openapi::postable_event_type)]
     event_type: String,
     /// What it is about (`order:1001`); derived from `data` when absent.
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 256)]
     subject: Option<String>,
     /// The resource under its own name: `{"order": {…}}`.
     #[serde(default)]
@@ -167,7 +169,8 @@ fn validate(input: EventInput, account: &str, now: jiff::Timestamp) -> ApiResult
 /// `Idempotency-Key` answers the first event again and stores nothing.
 #[utoipa::path(post, path = "/v1/accounts/{account}/events", tag = "events",
     params(("account" = String, Path, description = "Account id"),
-           ("Idempotency-Key" = Option<String>, Header, description = "1–255 characters; a repeat returns the first answer")),
+           ("Idempotency-Key" = Option<String>, Header, description = "1–255 visible ASCII characters (spaces around are ignored); a repeat returns the first answer",
+            pattern = "^[\t ]*[!-~]([\t -~]{0,253}[!-~])?[\t ]*$")),
     request_body = EventInput,
     responses((status = 202, description = "Stored; deliveries are on their way", body = EventAccepted)))]
 async fn create(

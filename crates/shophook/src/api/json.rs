@@ -67,14 +67,35 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
                 )
             }
         })?;
-        let empty = bytes.iter().all(u8::is_ascii_whitespace);
+        // no body at all reads as `{}`; a blank one is not JSON
+        let empty = bytes.is_empty();
         if !empty {
             match &ct {
                 Some(ct) if ct.starts_with("application/json") || ct.contains("+json") => {}
                 _ => return Err(ApiError::UnsupportedMediaType),
             }
+            require_object(&bytes)?;
         }
         parse(if empty { b"{}" } else { &bytes }).map(ApiJson)
+    }
+}
+
+/// Every request body is a JSON object; serde would read `[]` as a struct with
+/// all fields defaulted, so anything else is refused before it is parsed.
+fn require_object(bytes: &[u8]) -> Result<(), ApiError> {
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{') {
+        return Ok(());
+    }
+    match serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+        Err(e) => Err(ApiError::bad(
+            "malformed_json",
+            format!("the body is not valid JSON: {e}"),
+        )),
+        Ok(_) => Err(ApiError::field(
+            "",
+            "invalid_field",
+            "send a JSON object ({…}), or no body for the defaults",
+        )),
     }
 }
 
@@ -213,6 +234,19 @@ mod tests {
         );
         check(r#"{"name": 1}"#, "invalid_field", "name");
         check(r#"{"name": "a", "colour": 1}"#, "unknown_field", "colour");
+        for (body, code) in [(&b" \r\n"[..], "malformed_json"), (b"x", "malformed_json")] {
+            assert!(
+                matches!(super::require_object(body), Err(ApiError::BadRequest { code: c, .. }) if c == code),
+                "{body:?}"
+            );
+        }
+        for body in [&b"[]"[..], b" null", b"5", b"\"s\""] {
+            assert!(
+                matches!(super::require_object(body), Err(ApiError::Invalid(ref e)) if e.code == "invalid_field"),
+                "{body:?}"
+            );
+        }
+        super::require_object(b" {}").unwrap();
         assert!(matches!(
             parse::<Outer>(b"{"),
             Err(ApiError::BadRequest {

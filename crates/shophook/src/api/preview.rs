@@ -32,6 +32,7 @@ pub fn routes() -> OpenApiRouter<Arc<AppState>> {
 #[serde(deny_unknown_fields)]
 struct PreviewInput {
     /// Event type, e.g. `order.paid`.
+    #[schema(schema_with = shophook_core::openapi::event_type)]
     event_type: String,
     /// An inline order.
     #[serde(default)]
@@ -58,9 +59,26 @@ struct Preview {
     /// The URL with placeholders filled.
     url: String,
     /// Headers in order, as `[name, value]` pairs.
+    #[schema(schema_with = header_pairs)]
     headers: Vec<(String, String)>,
     /// The body.
     body: String,
+}
+
+/// `[[name, value], …]`: each pair as an array of exactly two strings. (The derive
+/// writes a tuple as `prefixItems` with `items: false`, valid OpenAPI 3.1 that
+/// Schemathesis 4 cannot read, so it could not test this operation.)
+fn header_pairs() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::RefOr;
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, Type};
+    let pair = ArrayBuilder::new()
+        .items(ObjectBuilder::new().schema_type(Type::String))
+        .min_items(Some(2))
+        .max_items(Some(2))
+        .build();
+    ArrayBuilder::new()
+        .items(RefOr::T(Schema::from(pair)))
+        .build()
 }
 
 /// Renders the exact request this webhook would send for an event — URL, headers,
@@ -82,6 +100,19 @@ async fn preview(
         .webhook(&account.id, &id)
         .await?
         .ok_or(ApiError::NotFound("webhook"))?;
+    for (name, v) in [
+        ("order", &input.order),
+        ("checkout", &input.checkout),
+        ("product", &input.product),
+    ] {
+        if v.as_ref().is_some_and(|v| !v.is_object()) {
+            return Err(ApiError::field(
+                name,
+                "invalid_field",
+                format!("`{name}` is a JSON object"),
+            ));
+        }
+    }
     let inline = input.order.or(input.checkout).or(input.product);
     let req = render_preview(
         &s,

@@ -36,8 +36,10 @@ pub fn routes() -> OpenApiRouter<Arc<AppState>> {
 #[serde(deny_unknown_fields)]
 struct Subscribe {
     /// Where to send the events (the platform's hook URL).
+    #[schema(pattern = "^[Hh][Tt][Tt][Pp][Ss]?://", max_length = 2048)]
     target_url: String,
     /// One event type (`order.paid`), or `*` for every event.
+    #[schema(schema_with = shophook_core::openapi::event_type_or_all)]
     event: String,
 }
 
@@ -128,6 +130,7 @@ async fn unsubscribe(
 #[serde(deny_unknown_fields)]
 struct SampleQuery {
     /// Event type, e.g. `order.paid`.
+    #[param(value_type = EventType, inline)]
     event: String,
 }
 

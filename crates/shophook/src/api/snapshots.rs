@@ -159,8 +159,9 @@ async fn read(
 /// deliveries in one transaction). A `version` lower than the stored one is refused with 409.
 #[utoipa::path(put, path = "/v1/accounts/{account}/orders/{id}", tag = "snapshots",
     params(("account" = String, Path, description = "Account id"),
-           ("id" = String, Path, description = "The order's id in your shop")),
-    request_body(content = Object, description = "The order (see the spec's resource shapes); optional `version`"),
+           ("id" = String, Path, description = "The order's id in your shop: 1–128 printable characters",
+            min_length = 1, max_length = 128, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]+$")),
+    request_body(content = Option<Object>, description = "The order (see the spec's resource shapes); optional `version`. An empty body is `{}`: the order with only its id"),
     responses((status = 200, description = "Stored", body = SnapshotStored),
               (status = 409, description = "A newer version is stored", body = crate::error::ErrorBody)))]
 async fn put_order(
@@ -176,8 +177,9 @@ async fn put_order(
 /// lower than the stored one is refused with 409.
 #[utoipa::path(put, path = "/v1/accounts/{account}/checkouts/{id}", tag = "snapshots",
     params(("account" = String, Path, description = "Account id"),
-           ("id" = String, Path, description = "The checkout's id in your shop")),
-    request_body(content = Object, description = "The checkout (see the spec's resource shapes); optional `version`"),
+           ("id" = String, Path, description = "The checkout's id in your shop: 1–128 printable characters",
+            min_length = 1, max_length = 128, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]+$")),
+    request_body(content = Option<Object>, description = "The checkout (see the spec's resource shapes); optional `version`. An empty body is `{}`: the checkout with only its id"),
     responses((status = 200, description = "Stored", body = SnapshotStored),
               (status = 409, description = "A newer version is stored", body = crate::error::ErrorBody)))]
 async fn put_checkout(
@@ -193,8 +195,9 @@ async fn put_checkout(
 /// lower than the stored one is refused with 409.
 #[utoipa::path(put, path = "/v1/accounts/{account}/products/{id}", tag = "snapshots",
     params(("account" = String, Path, description = "Account id"),
-           ("id" = String, Path, description = "The product's id in your shop")),
-    request_body(content = Object, description = "The product (see the spec's resource shapes); optional `version`"),
+           ("id" = String, Path, description = "The product's id in your shop: 1–128 printable characters",
+            min_length = 1, max_length = 128, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]+$")),
+    request_body(content = Option<Object>, description = "The product (see the spec's resource shapes); optional `version`. An empty body is `{}`: the product with only its id"),
     responses((status = 200, description = "Stored", body = SnapshotStored),
               (status = 409, description = "A newer version is stored", body = crate::error::ErrorBody)))]
 async fn put_product(

@@ -280,7 +280,7 @@ struct ResumeInput {
 #[utoipa::path(post, path = "/v1/accounts/{account}/webhooks/{id}/resume", tag = "webhooks",
     params(("account" = String, Path, description = "Account id"),
            ("id" = String, Path, description = "Webhook id (`wh_…`)")),
-    request_body(content = inline(ResumeInput), description = "Optional"),
+    request_body(content = Option<ResumeInput>, description = "Optional"),
     responses((status = 200, description = "The resumed webhook", body = WebhookView)))]
 async fn resume(
     State(s): State<Arc<AppState>>,
@@ -306,8 +306,10 @@ async fn resume(
 #[derive(Deserialize, Default, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RotateInput {
-    /// Your own new secret (16–128 characters); generated if absent.
+    /// Your own new secret (16–128 characters, or `whsec_` + base64 of 16–96
+    /// bytes); generated if absent.
     #[serde(default)]
+    #[schema(min_length = 16, max_length = 134)]
     secret: Option<String>,
 }
 
@@ -331,7 +333,7 @@ pub async fn rotate(
 #[utoipa::path(post, path = "/v1/accounts/{account}/webhooks/{id}/rotate-secret", tag = "webhooks",
     params(("account" = String, Path, description = "Account id"),
            ("id" = String, Path, description = "Webhook id (`wh_…`)")),
-    request_body(content = inline(RotateInput), description = "Optional"),
+    request_body(content = Option<RotateInput>, description = "Optional"),
     responses((status = 200, description = "The webhook with its new secret", body = WebhookView)))]
 async fn rotate_secret(
     State(s): State<Arc<AppState>>,
@@ -352,8 +354,9 @@ struct ReplayInput {
     /// …and before this time.
     #[serde(default)]
     until: Option<jiff::Timestamp>,
-    /// Only deliveries with this status (e.g. `dead`).
+    /// Only deliveries with this status (e.g. `dead`); empty or `null` for any.
     #[serde(default)]
+    #[schema(schema_with = shophook_core::openapi::delivery_status_filter)]
     status: Option<String>,
 }
 
