@@ -327,7 +327,8 @@ impl Probe {
             let (mut l, mut p) = (Vec::new(), Vec::new());
             while !s.load(Ordering::Relaxed) {
                 let t = clock.now_ns();
-                conn.expect(StatusCode::OK, Method::GET, &list, None).await?;
+                conn.expect(StatusCode::OK, Method::GET, &list, None)
+                    .await?;
                 l.push(clock.now_ns() - t);
                 let t = clock.now_ns();
                 let body = json!({"type": "order.created", "data": {"order": {"id": "probe"}}});

@@ -17,7 +17,7 @@ pub struct ProcSample {
     pub cpu_ticks: u64,
 }
 
-/// A `kB` field of `/proc/PID/status`, e.g. `VmRSS:	   51234 kB`.
+/// A `kB` field of `/proc/PID/status`, e.g. `VmRSS:    51234 kB`.
 pub fn status_kib(status: &str, field: &str) -> Option<u64> {
     status.lines().find_map(|line| {
         let rest = line.strip_prefix(field)?.strip_prefix(':')?;
@@ -39,6 +39,36 @@ pub fn stat_name_and_ticks(stat: &str) -> Option<(String, u64)> {
     Some((name, utime + stime))
 }
 
+/// Busy CPU ticks of the whole machine, all CPUs (`user + nice + system + irq
+/// + softirq + steal` of the `cpu` line of `/proc/stat`).
+pub fn machine_busy_ticks(stat: &str) -> Option<u64> {
+    let line = stat.lines().find(|l| l.starts_with("cpu "))?;
+    let v: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .map(|x| x.parse().ok())
+        .collect::<Option<_>>()?;
+    Some([0, 1, 2, 5, 6, 7].iter().filter_map(|i| v.get(*i)).sum())
+}
+
+/// CPU ticks of every process named `name` (e.g. the PostgreSQL backends).
+pub fn ticks_of_processes_named(name: &str) -> u64 {
+    let Ok(dir) = fs::read_dir("/proc") else {
+        return 0;
+    };
+    dir.flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_str()
+                .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()))
+        })
+        .filter_map(|e| fs::read_to_string(e.path().join("stat")).ok())
+        .filter_map(|s| stat_name_and_ticks(&s))
+        .filter(|(n, _)| n == name)
+        .map(|(_, t)| t)
+        .sum()
+}
+
 /// Clock ticks per second (`sysconf(_SC_CLK_TCK)`, 100 on Linux).
 pub fn ticks_per_second() -> f64 {
     // SAFETY: sysconf only reads a constant of the running system.
@@ -58,8 +88,11 @@ pub fn sample(pid: &str) -> std::io::Result<ProcSample> {
     })
 }
 
+/// Thread id → (thread name, CPU ticks).
+pub type Threads = BTreeMap<u64, (String, u64)>;
+
 /// CPU ticks of each thread of `pid`, by thread id, with the thread's name.
-pub fn threads(pid: &str) -> BTreeMap<u64, (String, u64)> {
+pub fn threads(pid: &str) -> Threads {
     let mut out = BTreeMap::new();
     let Ok(dir) = fs::read_dir(format!("/proc/{pid}/task")) else {
         return out;
@@ -90,11 +123,7 @@ pub struct ThreadCpu {
 
 /// Per-name CPU between `before` and `after` (threads born in between count
 /// from zero), busiest first, idle names left out.
-pub fn thread_cpu(
-    before: &BTreeMap<u64, (String, u64)>,
-    after: &BTreeMap<u64, (String, u64)>,
-    ticks_per_s: f64,
-) -> Vec<ThreadCpu> {
+pub fn thread_cpu(before: &Threads, after: &Threads, ticks_per_s: f64) -> Vec<ThreadCpu> {
     let mut by_name: BTreeMap<&str, (usize, u64)> = BTreeMap::new();
     for (tid, (name, ticks)) in after {
         let start = before.get(tid).map_or(0, |(_, t)| *t);
@@ -128,7 +157,11 @@ mod tests {
         assert_eq!(status_kib(STATUS, "VmRSS"), Some(51234));
         assert_eq!(status_kib(STATUS, "VmHWM"), Some(61234));
         assert_eq!(status_kib(STATUS, "VmSwap"), None);
-        assert_eq!(status_kib("VmRSSx: 1 kB", "VmRSS"), None, "whole field name only");
+        assert_eq!(
+            status_kib("VmRSSx: 1 kB", "VmRSS"),
+            None,
+            "whole field name only"
+        );
     }
 
     #[test]
@@ -141,6 +174,17 @@ mod tests {
         let odd = "77 (a) b (c) R 1 77 77 0 -1 0 0 0 0 0 7 3 0 0 20 0 1 0 1 1 1";
         assert_eq!(stat_name_and_ticks(odd), Some(("a) b (c".to_string(), 10)));
         assert_eq!(stat_name_and_ticks("1 (x) S 1 2"), None, "too short");
+    }
+
+    #[test]
+    fn machine_busy_time() {
+        let stat = "cpu  100 5 50 1000 20 3 2 1 0 0\ncpu0 50 2 25 500 10 1 1 0 0 0\n";
+        assert_eq!(
+            machine_busy_ticks(stat),
+            Some(161),
+            "idle and iowait left out"
+        );
+        assert_eq!(machine_busy_ticks("intr 1 2"), None);
     }
 
     #[test]

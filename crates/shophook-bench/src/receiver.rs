@@ -202,9 +202,10 @@ async fn handle(
         return answer(StatusCode::SERVICE_UNAVAILABLE);
     }
     let hook = hook_of(req.uri().path());
-    let id = req.headers().get("webhook-id").map(|v| {
-        BuildHasherDefault::<DefaultHasher>::default().hash_one(v.as_bytes())
-    });
+    let id = req
+        .headers()
+        .get("webhook-id")
+        .map(|v| BuildHasherDefault::<DefaultHasher>::default().hash_one(v.as_bytes()));
     let body = match req.into_body().collect().await {
         Ok(b) => b.to_bytes(),
         Err(_) => return answer(StatusCode::BAD_REQUEST),

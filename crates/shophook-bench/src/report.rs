@@ -20,6 +20,8 @@ pub struct Machine {
     pub cpu_model: String,
     /// The kernel release.
     pub kernel: String,
+    /// 1-minute load average when the run started (other users of the machine).
+    pub load_at_start: f64,
 }
 
 impl Machine {
@@ -36,6 +38,10 @@ impl Machine {
             kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease")
                 .map(|s| s.trim().to_string())
                 .unwrap_or_else(|_| "unknown".into()),
+            load_at_start: std::fs::read_to_string("/proc/loadavg")
+                .ok()
+                .and_then(|s| s.split_whitespace().next()?.parse().ok())
+                .unwrap_or(0.0),
         }
     }
 }
@@ -76,6 +82,10 @@ pub struct Resources {
     pub server_cpu_per_delivery_us: f64,
     /// This process's CPU seconds (senders, receiver, probes).
     pub bench_cpu_s: f64,
+    /// CPU seconds of PostgreSQL processes (every database on the machine).
+    pub postgres_cpu_s: f64,
+    /// Busy CPU seconds of the whole machine; minus the above = other users.
+    pub machine_cpu_s: f64,
     /// Server CPU by thread name.
     pub server_threads: Vec<ThreadCpu>,
 }
@@ -226,13 +236,14 @@ pub fn table(r: &Report) -> String {
         s.events,
         s.senders,
         s.webhooks,
-        s.rate.map_or(String::new(), |x| format!(", paced at {x}/s"))
+        s.rate
+            .map_or(String::new(), |x| format!(", paced at {x}/s"))
     );
     let m = &r.machine;
     let _ = writeln!(
         o,
-        "machine: {} CPUs, {}, kernel {}",
-        m.cpus, m.cpu_model, m.kernel
+        "machine: {} CPUs, {}, kernel {}, load {:.2} at start",
+        m.cpus, m.cpu_model, m.kernel, m.load_at_start
     );
     let _ = writeln!(
         o,
@@ -282,12 +293,7 @@ pub fn table(r: &Report) -> String {
         },
     );
     let _ = writeln!(o, "{:<24}{}", "send → receive", lat(&d.send_to_receive));
-    let _ = writeln!(
-        o,
-        "{:<24}{}",
-        "202 → receive",
-        lat(&d.accepted_to_receive)
-    );
+    let _ = writeln!(o, "{:<24}{}", "202 → receive", lat(&d.accepted_to_receive));
     let _ = writeln!(
         o,
         "{:<24}{} arrived before their sender read the 202",
@@ -297,7 +303,11 @@ pub fn table(r: &Report) -> String {
     let _ = writeln!(
         o,
         "{:<24}peak RSS {:.1} MiB (VmHWM {:.1} MiB), CPU {:.2} s ({:.0} µs/delivery)",
-        "server", x.server_peak_rss_mib, x.server_hwm_mib, x.server_cpu_s, x.server_cpu_per_delivery_us
+        "server",
+        x.server_peak_rss_mib,
+        x.server_hwm_mib,
+        x.server_cpu_s,
+        x.server_cpu_per_delivery_us
     );
     let _ = writeln!(
         o,
@@ -306,6 +316,17 @@ pub fn table(r: &Report) -> String {
         x.bench_cpu_s,
         x.wall_s,
         x.wall_s * m.cpus as f64
+    );
+    let other = x.machine_cpu_s - x.server_cpu_s - x.bench_cpu_s - x.postgres_cpu_s;
+    let _ = writeln!(
+        o,
+        "{:<24}{:.2} CPU-s busy: server {:.2}, bench {:.2}, postgres {:.2}, others {:.2}",
+        "machine CPU",
+        x.machine_cpu_s,
+        x.server_cpu_s,
+        x.bench_cpu_s,
+        x.postgres_cpu_s,
+        other.max(0.0)
     );
     let threads: Vec<String> = x
         .server_threads

@@ -79,7 +79,9 @@ pub async fn run(opts: &Opts) -> anyhow::Result<Report> {
         opts,
         clock: Clock::start(),
         machine: Machine::this(),
-        loopback: loopback_only(opts).await.context("measuring the loopback limit")?,
+        loopback: loopback_only(opts)
+            .await
+            .context("measuring the loopback limit")?,
         runs: Cell::new(0),
     };
     let plan = |default_events| SendPlan {
@@ -129,13 +131,19 @@ fn resources(cpu: CpuUse, peak_kib: u64, pids: &[u32], wall_ns: u64, received: u
         },
         server_cpu_s: cpu.server_cpu_s,
         bench_cpu_s: cpu.bench_cpu_s,
+        postgres_cpu_s: cpu.postgres_cpu_s,
+        machine_cpu_s: cpu.machine_cpu_s,
         server_threads: cpu.server_threads,
     }
 }
 
 /// Where waiting ended: the last arrival, or now if the harness gave up.
 fn end_ns(reached: bool, last_arrival: u64, clock: Clock) -> u64 {
-    if reached { last_arrival } else { clock.now_ns() }
+    if reached {
+        last_arrival
+    } else {
+        clock.now_ns()
+    }
 }
 
 /// Posts events to `webhooks` webhooks and waits for every delivery.
@@ -253,7 +261,10 @@ async fn backlog(ctx: &Ctx<'_>, webhooks: u32, plan: SendPlan) -> anyhow::Result
     let extra = match mode {
         BacklogMode::Down => vec![
             "--retry-schedule".to_string(),
-            ctx.opts.retry_schedule.clone().unwrap_or_else(down_schedule),
+            ctx.opts
+                .retry_schedule
+                .clone()
+                .unwrap_or_else(down_schedule),
         ],
         BacklogMode::Paused => Vec::new(),
     };
@@ -411,7 +422,12 @@ fn checks(ctx: &Ctx<'_>, r: &Report) -> Vec<Check> {
         Scenario::Backlog => {
             if let Some(b) = &r.backlog {
                 let rss = r.resources.server_hwm_mib;
-                out.push(check("server peak RSS (VmHWM), MiB", rss, "< 100", rss < 100.0));
+                out.push(check(
+                    "server peak RSS (VmHWM), MiB",
+                    rss,
+                    "< 100",
+                    rss < 100.0,
+                ));
                 let p99 = [b.probe.list_webhooks, b.probe.post_event]
                     .iter()
                     .map(|l| l.map_or(f64::INFINITY, |l| l.p99_ms))

@@ -154,13 +154,13 @@ impl PgDatabase {
     pub async fn create(base: &str, n: u32) -> anyhow::Result<PgDatabase> {
         use sqlx::{Connection, Executor};
         let name = format!("shophook_bench_{}_{n}", std::process::id());
-        let mut admin = tokio::time::timeout(
-            Duration::from_secs(5),
-            sqlx::PgConnection::connect(base),
-        )
-        .await
-        .map_err(|_| anyhow!("PostgreSQL at {base} did not answer within 5 s"))?
-        .with_context(|| format!("connecting to PostgreSQL at {base} (set --postgres URL)"))?;
+        let mut admin =
+            tokio::time::timeout(Duration::from_secs(5), sqlx::PgConnection::connect(base))
+                .await
+                .map_err(|_| anyhow!("PostgreSQL at {base} did not answer within 5 s"))?
+                .with_context(|| {
+                    format!("connecting to PostgreSQL at {base} (set --postgres URL)")
+                })?;
         admin
             .execute(sqlx::AssertSqlSafe(format!(
                 "DROP DATABASE IF EXISTS {name} WITH (FORCE)"

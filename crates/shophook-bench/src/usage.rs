@@ -2,14 +2,14 @@
 //! bench process's own CPU, between two points of a run.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::procfs::{self, ThreadCpu};
+use crate::procfs::{self, ThreadCpu, Threads};
 
 /// Samples the resident set of some processes every 50 ms and keeps the peak
 /// of their sum since the last [`RssSampler::take_peak`].
@@ -63,8 +63,10 @@ impl Drop for RssSampler {
 
 /// CPU readings of the server processes and of the bench at one moment.
 pub struct CpuMark {
-    servers: Vec<(u32, u64, BTreeMap<u64, (String, u64)>)>,
+    servers: Vec<(u32, u64, Threads)>,
     bench_ticks: u64,
+    postgres_ticks: u64,
+    machine_ticks: u64,
 }
 
 /// CPU used between two marks.
@@ -74,6 +76,11 @@ pub struct CpuUse {
     pub server_cpu_s: f64,
     /// Bench CPU seconds (senders, receiver, probes — this process).
     pub bench_cpu_s: f64,
+    /// CPU seconds of the PostgreSQL processes on this machine (all of them).
+    pub postgres_cpu_s: f64,
+    /// Busy CPU seconds of the whole machine (every process, every CPU): what
+    /// is left after server, PostgreSQL and bench was used by someone else.
+    pub machine_cpu_s: f64,
     /// Server CPU by thread name, busiest first.
     pub server_threads: Vec<ThreadCpu>,
 }
@@ -91,6 +98,11 @@ pub fn cpu_mark(pids: &[u32]) -> CpuMark {
     CpuMark {
         servers,
         bench_ticks: procfs::sample("self").map_or(0, |s| s.cpu_ticks),
+        postgres_ticks: procfs::ticks_of_processes_named("postgres"),
+        machine_ticks: std::fs::read_to_string("/proc/stat")
+            .ok()
+            .and_then(|s| procfs::machine_busy_ticks(&s))
+            .unwrap_or(0),
     }
 }
 
@@ -109,6 +121,8 @@ pub fn cpu_since(start: &CpuMark) -> CpuUse {
     CpuUse {
         server_cpu_s: server_ticks as f64 / tps,
         bench_cpu_s: now.bench_ticks.saturating_sub(start.bench_ticks) as f64 / tps,
+        postgres_cpu_s: now.postgres_ticks.saturating_sub(start.postgres_ticks) as f64 / tps,
+        machine_cpu_s: now.machine_ticks.saturating_sub(start.machine_ticks) as f64 / tps,
         server_threads: procfs::thread_cpu(&before_all, &after_all, tps),
     }
 }
