@@ -19,14 +19,31 @@ use tokio::net::TcpListener;
 use crate::client::Conn;
 
 /// The measured limit.
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Loopback {
-    /// Requests per second.
+    /// Requests per second (the mean of `samples`).
     pub requests_per_s: f64,
+    /// Each measurement, requests/s: before the scenario and, in a scenario
+    /// report, after it too (their spread shows how busy the machine was).
+    pub samples: Vec<f64>,
     /// Concurrent connections used.
     pub connections: usize,
     /// How long it ran, seconds.
     pub seconds: f64,
+}
+
+impl Loopback {
+    /// This measurement and `later` together: their mean, both samples.
+    pub fn and(&self, later: &Loopback) -> Loopback {
+        let mut samples = self.samples.clone();
+        samples.extend(&later.samples);
+        Loopback {
+            requests_per_s: samples.iter().sum::<f64>() / samples.len() as f64,
+            samples,
+            connections: self.connections,
+            seconds: self.seconds + later.seconds,
+        }
+    }
 }
 
 /// A body of the size of a small webhook payload.
@@ -94,8 +111,10 @@ pub async fn measure(connections: usize, seconds: f64) -> anyhow::Result<Loopbac
         let _ = t.await;
     }
     server.abort();
+    let rate = counted as f64 / elapsed;
     Ok(Loopback {
-        requests_per_s: counted as f64 / elapsed,
+        requests_per_s: rate,
+        samples: vec![rate],
         connections,
         seconds: elapsed,
     })

@@ -247,8 +247,16 @@ pub fn table(r: &Report) -> String {
     );
     let _ = writeln!(
         o,
-        "{:<24}{:>10.0} /s  ({} connections, {:.1} s, same run)",
-        "loopback limit", r.loopback.requests_per_s, r.loopback.connections, r.loopback.seconds
+        "{:<24}{:>10.0} /s  (mean of {:?} before/after; {} connections, {:.1} s in all)",
+        "loopback limit",
+        r.loopback.requests_per_s,
+        r.loopback
+            .samples
+            .iter()
+            .map(|s| s.round() as u64)
+            .collect::<Vec<_>>(),
+        r.loopback.connections,
+        r.loopback.seconds
     );
     let i = &r.ingest;
     rate_line(
