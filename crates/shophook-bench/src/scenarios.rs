@@ -113,7 +113,7 @@ pub async fn run(opts: &Opts) -> anyhow::Result<Report> {
     if let Some(n) = &mut report.nodes {
         let mut one = (*n.one_node).clone();
         one.loopback = limit;
-        n.one_node = Box::new(one.with_percentages());
+        *n.one_node = one.with_percentages();
     }
     report.checks = checks(&ctx, &report);
     Ok(report.with_percentages())
