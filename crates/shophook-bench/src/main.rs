@@ -117,6 +117,11 @@ pub struct Opts {
     /// Stop waiting for deliveries when none arrived for this many seconds.
     #[arg(long, default_value_t = 30.0)]
     pub stall_seconds: f64,
+    /// Stop waiting for deliveries this many seconds after the sending ended
+    /// (e.g. to bound a large backlog's drain); what has not arrived by then is
+    /// counted as lost and the drain rate is what was reached.
+    #[arg(long)]
+    pub max_wait: Option<f64>,
     /// Print the report as JSON on stdout (the table goes to stderr).
     #[arg(long)]
     pub json: bool,

@@ -144,24 +144,35 @@ impl Receiver {
         self.shared.malformed.load(Ordering::SeqCst)
     }
 
-    /// Waits until `target` distinct deliveries have arrived, or until none
-    /// arrived for `stall`; returns whether the target was reached.
-    pub async fn wait_for(&self, target: u64, stall: Duration) -> bool {
+    /// Waits until `target` distinct deliveries have arrived, until none
+    /// arrived for `stall`, or until `deadline`; returns whether the target was
+    /// reached.
+    pub async fn wait_for(
+        &self,
+        target: u64,
+        stall: Duration,
+        deadline: Option<tokio::time::Instant>,
+    ) -> bool {
         self.shared.wake_at.store(target, Ordering::SeqCst);
         let mut last = self.unique();
+        let mut last_change = tokio::time::Instant::now();
         loop {
             if self.unique() >= target {
                 return true;
             }
-            if tokio::time::timeout(stall, self.shared.wake.notified())
-                .await
-                .is_err()
-            {
-                let now = self.unique();
-                if now == last {
-                    return now >= target;
-                }
-                last = now;
+            let now = tokio::time::Instant::now();
+            let mut until = last_change + stall;
+            if let Some(d) = deadline {
+                until = until.min(d);
+            }
+            if now >= until {
+                return false;
+            }
+            let _ = tokio::time::timeout_at(until, self.shared.wake.notified()).await;
+            let got = self.unique();
+            if got != last {
+                last = got;
+                last_change = tokio::time::Instant::now();
             }
         }
     }

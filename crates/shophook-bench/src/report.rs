@@ -276,8 +276,17 @@ pub fn table(r: &Report) -> String {
     let d = &r.delivery;
     let _ = writeln!(
         o,
-        "{:<24}{} of {} received, {} duplicates, {} lost",
-        "deliveries", d.received, d.expected, d.duplicates, d.lost
+        "{:<24}{} of {} received, {} duplicates, {} lost{}",
+        "deliveries",
+        d.received,
+        d.expected,
+        d.duplicates,
+        d.lost,
+        if d.lost > 0 {
+            " (not received when the harness stopped waiting: --stall-seconds or --max-wait)"
+        } else {
+            ""
+        }
     );
     if d.per_webhook.len() > 1 {
         let _ = writeln!(o, "{:<24}{:?}", "  per webhook", d.per_webhook);

@@ -41,6 +41,13 @@ impl Ctx<'_> {
         Duration::from_secs_f64(self.opts.stall_seconds)
     }
 
+    /// When to stop waiting (`--max-wait` from now), if bounded.
+    fn deadline(&self) -> Option<tokio::time::Instant> {
+        self.opts
+            .max_wait
+            .map(|s| tokio::time::Instant::now() + Duration::from_secs_f64(s))
+    }
+
     async fn deploy(&self, db: Db, extra: &[String]) -> anyhow::Result<Deployment> {
         let o = self.opts;
         if let Some(url) = &o.target {
@@ -168,7 +175,9 @@ async fn measure(
     let mark = usage::cpu_mark(&dep.pids);
     let t0 = ctx.clock.now_ns();
     let sent = drive::send(&dep.api, &account, plan, ctx.clock).await?;
-    let reached = rx.wait_for(sent.deliveries, ctx.stall()).await;
+    let reached = rx
+        .wait_for(sent.deliveries, ctx.stall(), ctx.deadline())
+        .await;
     let cpu = usage::cpu_since(&mark);
     let arrivals = rx.arrivals();
     let last = arrivals.iter().map(|a| a.at_ns).max().unwrap_or(t0);
@@ -347,7 +356,9 @@ async fn backlog_on(
             Some((clock.now_ns() - up) as f64 / 1e6)
         }
     };
-    let reached = rx.wait_for(sent.deliveries, ctx.stall()).await;
+    let reached = rx
+        .wait_for(sent.deliveries, ctx.stall(), ctx.deadline())
+        .await;
     let probe = probe.finish().await?;
     let drain_peak = sampler.take_peak();
     let cpu = usage::cpu_since(&mark);
