@@ -10,6 +10,7 @@
 //! target/release/shophook-bench single
 //! ```
 
+mod backlog;
 mod client;
 mod deploy;
 mod drive;

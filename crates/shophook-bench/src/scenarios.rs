@@ -4,23 +4,21 @@ use std::cell::Cell;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use hyper::{Method, StatusCode};
-use serde_json::json;
 
 use crate::deploy::{Db, Deployment};
-use crate::drive::{self, Delivered, Ingest, Probe, SendPlan};
+use crate::drive::{self, Delivered, Ingest, SendPlan};
 use crate::loopback::{self, Loopback};
 use crate::receiver::Receiver;
-use crate::report::{Backlog, Check, Machine, Nodes, Report, Resources, Setup};
+use crate::report::{Check, Machine, Nodes, Report, Resources, Setup};
 use crate::server;
 use crate::stats::Clock;
 use crate::usage::{self, CpuUse, RssSampler};
-use crate::{BacklogMode, Opts, Scenario};
+use crate::{Opts, Scenario};
 
 /// What every scenario shares.
-struct Ctx<'a> {
-    opts: &'a Opts,
-    clock: Clock,
+pub(crate) struct Ctx<'a> {
+    pub(crate) opts: &'a Opts,
+    pub(crate) clock: Clock,
     machine: Machine,
     loopback: Loopback,
     runs: Cell<u32>,
@@ -28,7 +26,7 @@ struct Ctx<'a> {
 
 impl Ctx<'_> {
     /// A fresh account id (unique across runs against one --target).
-    fn account(&self) -> String {
+    pub(crate) fn account(&self) -> String {
         let n = self.runs.get() + 1;
         self.runs.set(n);
         let secs = std::time::SystemTime::now()
@@ -37,18 +35,18 @@ impl Ctx<'_> {
         format!("bench-{secs}-{}-{n}", std::process::id())
     }
 
-    fn stall(&self) -> Duration {
+    pub(crate) fn stall(&self) -> Duration {
         Duration::from_secs_f64(self.opts.stall_seconds)
     }
 
     /// When to stop waiting (`--max-wait` from now), if bounded.
-    fn deadline(&self) -> Option<tokio::time::Instant> {
+    pub(crate) fn deadline(&self) -> Option<tokio::time::Instant> {
         self.opts
             .max_wait
             .map(|s| tokio::time::Instant::now() + Duration::from_secs_f64(s))
     }
 
-    async fn deploy(&self, db: Db, extra: &[String]) -> anyhow::Result<Deployment> {
+    pub(crate) async fn deploy(&self, db: Db, extra: &[String]) -> anyhow::Result<Deployment> {
         let o = self.opts;
         if let Some(url) = &o.target {
             if db == Db::Postgres(2) {
@@ -107,7 +105,7 @@ pub async fn run(opts: &Opts) -> anyhow::Result<Report> {
             delivery(&ctx, "postgres", Db::Postgres(1), hooks(1), plan(20_000)).await?
         }
         Scenario::Postgres2Nodes => two_nodes(&ctx, hooks(1), plan(20_000)).await?,
-        Scenario::Backlog => backlog(&ctx, hooks(1), plan(1_000_000)).await?,
+        Scenario::Backlog => crate::backlog::backlog(&ctx, hooks(1), plan(1_000_000)).await?,
         Scenario::Loopback => bail!("the loopback scenario has no server report"),
     };
     // Measured again after the scenario: the machine is shared, and the mean of
@@ -127,13 +125,19 @@ pub async fn run(opts: &Opts) -> anyhow::Result<Report> {
 }
 
 /// Figures of one measured stretch.
-struct Measured {
-    ingest: Ingest,
-    delivered: Delivered,
-    resources: Resources,
+pub(crate) struct Measured {
+    pub(crate) ingest: Ingest,
+    pub(crate) delivered: Delivered,
+    pub(crate) resources: Resources,
 }
 
-fn resources(cpu: CpuUse, peak_kib: u64, pids: &[u32], wall_ns: u64, received: u64) -> Resources {
+pub(crate) fn resources(
+    cpu: CpuUse,
+    peak_kib: u64,
+    pids: &[u32],
+    wall_ns: u64,
+    received: u64,
+) -> Resources {
     let mib = |kib: u64| kib as f64 / 1024.0;
     Resources {
         wall_s: wall_ns as f64 / 1e9,
@@ -153,7 +157,7 @@ fn resources(cpu: CpuUse, peak_kib: u64, pids: &[u32], wall_ns: u64, received: u
 }
 
 /// Where waiting ended: the last arrival, or now if the harness gave up.
-fn end_ns(reached: bool, last_arrival: u64, clock: Clock) -> u64 {
+pub(crate) fn end_ns(reached: bool, last_arrival: u64, clock: Clock) -> u64 {
     if reached {
         last_arrival
     } else {
@@ -201,7 +205,7 @@ async fn measure(
     })
 }
 
-fn setup_of(ctx: &Ctx<'_>, dep: &Deployment, webhooks: u32, plan: SendPlan) -> Setup {
+pub(crate) fn setup_of(ctx: &Ctx<'_>, dep: &Deployment, webhooks: u32, plan: SendPlan) -> Setup {
     Setup {
         database: dep.database.clone(),
         nodes: dep.api.nodes.len(),
@@ -214,7 +218,7 @@ fn setup_of(ctx: &Ctx<'_>, dep: &Deployment, webhooks: u32, plan: SendPlan) -> S
     }
 }
 
-fn report(ctx: &Ctx<'_>, name: &str, setup: Setup, m: Measured) -> Report {
+pub(crate) fn report(ctx: &Ctx<'_>, name: &str, setup: Setup, m: Measured) -> Report {
     Report {
         scenario: name.into(),
         machine: ctx.machine.clone(),
@@ -263,140 +267,6 @@ async fn two_nodes(ctx: &Ctx<'_>, webhooks: u32, plan: SendPlan) -> anyhow::Resu
         one_node: Box::new(one),
     });
     Ok(two)
-}
-
-/// 50 retries of 5 s: every failed attempt is due again 5 s later, and none
-/// goes dead while a large backlog builds.
-fn down_schedule() -> String {
-    vec!["5s"; 50].join(",")
-}
-
-/// Builds a backlog while the receiver is down (or the webhook paused), brings
-/// it back, and measures the drain, RSS, and API latency meanwhile.
-async fn backlog(ctx: &Ctx<'_>, webhooks: u32, plan: SendPlan) -> anyhow::Result<Report> {
-    let mode = ctx.opts.backlog_mode;
-    let extra = match mode {
-        BacklogMode::Down => vec![
-            "--retry-schedule".to_string(),
-            ctx.opts
-                .retry_schedule
-                .clone()
-                .unwrap_or_else(down_schedule),
-        ],
-        BacklogMode::Paused => Vec::new(),
-    };
-    let dep = ctx.deploy(Db::Sqlite, &extra).await?;
-    let result = backlog_on(ctx, &dep, webhooks, plan, mode).await;
-    let mut setup = setup_of(ctx, &dep, webhooks, plan);
-    setup.server_flags.splice(0..0, extra);
-    let logs = dep.logs();
-    dep.stop().await?;
-    let (m, b) = result.with_context(|| format!("server log tail:\n{logs}"))?;
-    let mut r = report(ctx, "backlog", setup, m);
-    r.backlog = Some(b);
-    Ok(r)
-}
-
-async fn backlog_on(
-    ctx: &Ctx<'_>,
-    dep: &Deployment,
-    webhooks: u32,
-    plan: SendPlan,
-    mode: BacklogMode,
-) -> anyhow::Result<(Measured, Backlog)> {
-    let clock = ctx.clock;
-    let rx = Receiver::start(clock).await?;
-    let account = ctx.account();
-    let ids = drive::setup(&dep.api, &account, webhooks, |n| rx.url(n)).await?;
-    let quiet = format!("{account}-probe");
-    let mut admin = dep.api.conn(0).await?;
-    admin
-        .expect(
-            StatusCode::CREATED,
-            Method::POST,
-            "/v1/accounts",
-            Some(json!({"id": quiet, "name": quiet})),
-        )
-        .await?;
-    let hook_path = |id: &str, what: &str| format!("/v1/accounts/{account}/webhooks/{id}/{what}");
-    match mode {
-        BacklogMode::Down => rx.set_up(false),
-        BacklogMode::Paused => {
-            for id in &ids {
-                admin
-                    .expect(StatusCode::OK, Method::POST, &hook_path(id, "pause"), None)
-                    .await?;
-            }
-        }
-    }
-    let sampler = RssSampler::start(dep.pids.clone());
-    let mark = usage::cpu_mark(&dep.pids);
-    let t0 = clock.now_ns();
-    let sent = drive::send(&dep.api, &account, plan, clock).await?;
-    let build_end = clock.now_ns();
-    let build_peak = sampler.take_peak();
-    let probe = Probe::start(&dep.api, &account, &quiet, clock).await?;
-    let up = clock.now_ns();
-    let resume_ms = match mode {
-        BacklogMode::Down => {
-            rx.set_up(true);
-            None
-        }
-        BacklogMode::Paused => {
-            for id in &ids {
-                admin
-                    .expect(
-                        StatusCode::OK,
-                        Method::POST,
-                        &hook_path(id, "resume"),
-                        Some(json!({})),
-                    )
-                    .await?;
-            }
-            Some((clock.now_ns() - up) as f64 / 1e6)
-        }
-    };
-    let reached = rx
-        .wait_for(sent.deliveries, ctx.stall(), ctx.deadline())
-        .await;
-    let probe = probe.finish().await?;
-    let drain_peak = sampler.take_peak();
-    let cpu = usage::cpu_since(&mark);
-    let arrivals = rx.arrivals();
-    let last = arrivals.iter().map(|a| a.at_ns).max().unwrap_or(up);
-    let end = end_ns(reached, last, clock);
-    let delivered = drive::delivered(&arrivals, &sent, up);
-    let backlog = Backlog {
-        mode: match mode {
-            BacklogMode::Down => "down",
-            BacklogMode::Paused => "paused",
-        }
-        .into(),
-        pending: sent.deliveries,
-        build_peak_rss_mib: build_peak as f64 / 1024.0,
-        drain_peak_rss_mib: drain_peak as f64 / 1024.0,
-        build_s: (build_end - t0) as f64 / 1e9,
-        drain_s: (end.saturating_sub(up)) as f64 / 1e9,
-        drain_rate_per_s: delivered.end_to_end_rate_per_s,
-        resume_ms,
-        refused: rx.refused(),
-        probe,
-    };
-    let resources = resources(
-        cpu,
-        build_peak.max(drain_peak),
-        &dep.pids,
-        end - t0,
-        delivered.received,
-    );
-    Ok((
-        Measured {
-            ingest: drive::ingest(&sent),
-            delivered,
-            resources,
-        },
-        backlog,
-    ))
 }
 
 fn check(what: &str, measured: f64, target: &str, pass: bool) -> Check {
