@@ -98,6 +98,30 @@ pub struct NewEvent {
     pub idempotency_key: Option<String>,
     /// Which webhooks it goes to.
     pub target: Target,
+    /// Claim the deliveries that are due at once for this node, in the same
+    /// transaction, and hand them back ([`IngestOutcome::Stored`]'s `dispatched`):
+    /// the worker sends them without a claim query. `None`: they wait to be claimed.
+    pub dispatch: Option<Dispatch>,
+}
+
+/// Who sends the deliveries an ingest claims at once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dispatch {
+    /// The claiming node.
+    pub node: String,
+    /// Their lease end: sent and recorded by then, or due again for anyone.
+    pub lease_until: Timestamp,
+}
+
+/// Deliveries an ingest claimed for the caller ([`NewEvent::dispatch`]).
+/// Compared by delivery id.
+#[derive(Debug, Clone, Default)]
+pub struct Dispatched(pub Vec<ClaimedDelivery>);
+
+impl PartialEq for Dispatched {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.len() == other.0.len() && self.0.iter().zip(&other.0).all(|(a, b)| a.id == b.id)
+    }
 }
 
 /// What happened to one [`NewEvent`].
@@ -109,6 +133,8 @@ pub enum IngestOutcome {
         event_id: String,
         /// Delivery ids created.
         deliveries: Vec<String>,
+        /// Those of them claimed for the caller to send now (with `dispatch`).
+        dispatched: Dispatched,
     },
     /// The idempotency key was seen before: the first answer.
     Replayed {

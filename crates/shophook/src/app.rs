@@ -32,10 +32,14 @@ pub struct AppState {
     pub admin_hash: String,
     /// Account key cache.
     pub keys: KeyCache,
+    /// Account cache.
+    pub accounts: crate::auth::AccountCache,
     /// Per-key request rate.
     pub api_rate: crate::auth::ApiRate,
     /// The attempt sender (for test sends).
     pub sender: Arc<Sender>,
+    /// This node's delivery worker (ingests hand it what is due at once).
+    pub worker: Arc<Worker>,
     /// This node's id (claims).
     pub node: String,
     /// Claim lease.
@@ -138,8 +142,10 @@ impl App {
             clock,
             admin_hash,
             keys: KeyCache::default(),
+            accounts: Default::default(),
             api_rate: crate::auth::ApiRate::new(args.api_rate_limit),
             sender,
+            worker: worker.clone(),
             node,
             lease: args.lease,
             metrics,

@@ -59,6 +59,40 @@ impl KeyCache {
     }
 }
 
+/// Recently read accounts: id → (account, when read). Every API request names an
+/// account; this keeps that read off the database. A change made through this
+/// node's API forgets the entry at once; another node's change is seen within
+/// [`CACHE_TTL`].
+#[derive(Default)]
+pub struct AccountCache {
+    entries: Mutex<HashMap<String, (Account, Instant)>>,
+}
+
+impl AccountCache {
+    fn get(&self, id: &str) -> Option<Account> {
+        let map = self.entries.lock().ok()?;
+        map.get(id)
+            .filter(|(_, at)| at.elapsed() < CACHE_TTL)
+            .map(|(a, _)| a.clone())
+    }
+
+    fn put(&self, account: Account) {
+        if let Ok(mut map) = self.entries.lock() {
+            if map.len() >= CACHE_MAX {
+                map.clear();
+            }
+            map.insert(account.id.clone(), (account, Instant::now()));
+        }
+    }
+
+    /// Forgets an account (after it changed or was deleted).
+    pub fn forget(&self, id: &str) {
+        if let Ok(mut map) = self.entries.lock() {
+            map.remove(id);
+        }
+    }
+}
+
 impl FromRequestParts<Arc<AppState>> for Caller {
     type Rejection = ApiError;
 
@@ -160,10 +194,15 @@ impl Caller {
         {
             return Err(ApiError::NotFound("account"));
         }
-        state
+        if let Some(account) = state.accounts.get(id) {
+            return Ok(account);
+        }
+        let account = state
             .store
             .account(id)
             .await?
-            .ok_or(ApiError::NotFound("account"))
+            .ok_or(ApiError::NotFound("account"))?;
+        state.accounts.put(account.clone());
+        Ok(account)
     }
 }

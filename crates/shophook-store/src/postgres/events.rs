@@ -10,11 +10,13 @@ use shophook_core::plan::{self, DeliveryStatus};
 
 use super::webhooks::{self, Entry};
 use super::{R, Tx, accounts, corrupt, from_ms, locks, ms};
-use crate::{IngestOutcome, NewEvent, StoredEvent, Target};
+use crate::{
+    ClaimedDelivery, Dispatched, IngestOutcome, NewEvent, StoredEvent, StoredWebhook, Target,
+};
 
 /// One delivery to insert.
 struct Planned<'a> {
-    webhook: &'a str,
+    hook: &'a Arc<StoredWebhook>,
     status: DeliveryStatus,
     due_at: Option<i64>,
     held: bool,
@@ -110,7 +112,7 @@ async fn ingest_one(
                     && has_unfinished(t, &hook.id, event.subject.as_deref()).await?;
                 for p in plan::deliveries_for(hook.status, &hook.config, event, blocked, now) {
                     planned.push(Planned {
-                        webhook: &hook.id,
+                        hook,
                         status: p.status,
                         due_at: p.due_at.map(ms),
                         held: p.held,
@@ -128,7 +130,7 @@ async fn ingest_one(
             let hook = &entry.hook;
             for p in plan::deliveries_for(hook.status, &hook.config, event, false, now) {
                 planned.push(Planned {
-                    webhook: &hook.id,
+                    hook,
                     status: p.status,
                     due_at: p.due_at.map(ms),
                     held: p.held,
@@ -146,13 +148,28 @@ async fn ingest_one(
                 return Ok(IngestOutcome::NoWebhook);
             };
             planned.push(Planned {
-                webhook: &entry.hook.id,
+                hook: &entry.hook,
                 status: DeliveryStatus::Pending,
                 due_at: Some(ms(*lease_until)),
                 held: false,
                 claimed_by: Some(node),
                 part: None,
             });
+        }
+    }
+    // Due at once and `dispatch` asked: claimed for the caller in this transaction.
+    let mut dispatched = Vec::new();
+    if let Some(d) = &new.dispatch {
+        for (i, p) in planned.iter_mut().enumerate() {
+            if p.status == DeliveryStatus::Pending
+                && !p.held
+                && p.claimed_by.is_none()
+                && p.due_at.is_some()
+            {
+                p.claimed_by = Some(&d.node);
+                p.due_at = Some(ms(d.lease_until));
+                dispatched.push(i);
+            }
         }
     }
     sqlx::query("INSERT INTO events (id, account_id, type, subject, created_at, envelope) VALUES ($1, $2, $3, $4, $5, $6)")
@@ -174,7 +191,7 @@ async fn ingest_one(
         )
         .bind(&id)
         .bind(&event.account)
-        .bind(p.webhook)
+        .bind(&p.hook.id)
         .bind(&event.id)
         .bind(event.event_type.as_str())
         .bind(&event.subject)
@@ -204,9 +221,35 @@ async fn ingest_one(
             .execute(t.conn())
             .await?;
     }
+    let dispatched = match (&new.dispatch, dispatched.is_empty()) {
+        (Some(d), false) => {
+            let stored = Arc::new(StoredEvent {
+                event: new.event.clone(),
+                envelope: new.envelope.clone(),
+            });
+            dispatched
+                .into_iter()
+                .map(|i| ClaimedDelivery {
+                    id: ids[i].clone(),
+                    status: DeliveryStatus::Pending,
+                    attempts: 0,
+                    succeeded_before: false,
+                    account_name: account.name.clone(),
+                    account_timezone: account.timezone.clone(),
+                    part: planned[i].part,
+                    webhook: planned[i].hook.clone(),
+                    event: stored.clone(),
+                    latest: None,
+                    lease_until: d.lease_until,
+                })
+                .collect()
+        }
+        _ => Vec::new(),
+    };
     Ok(IngestOutcome::Stored {
-        event_id: event.id.clone(),
+        event_id: new.event.id.clone(),
         deliveries: ids,
+        dispatched: Dispatched(dispatched),
     })
 }
 

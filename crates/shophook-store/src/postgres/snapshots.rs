@@ -69,6 +69,7 @@ fn new_event(account: &str, subject: &str, d: DerivedEvent, now: Timestamp) -> N
         envelope,
         idempotency_key: None,
         target: Target::Matching,
+        dispatch: None,
     }
 }
 

@@ -9,7 +9,10 @@ use shophook_core::plan::{self, DeliveryStatus};
 
 use super::writer::WriteCtx;
 use super::{accounts, corrupt, from_ms, ms, webhooks};
-use crate::{IngestOutcome, NewEvent, Result, StoredEvent, Target};
+use crate::{
+    ClaimedDelivery, Dispatched, IngestOutcome, NewEvent, Result, StoredEvent, StoredWebhook,
+    Target,
+};
 
 /// A new delivery id: `dlv_` + ULID from the writer's monotonic generator, so ids
 /// sort in the order deliveries were stored, also within one millisecond (history
@@ -22,10 +25,9 @@ pub fn delivery_id(ids: &mut ulid::Generator) -> String {
     )
 }
 
-/// A delivery about to be stored: (webhook id, status, due_at, held, claimed_by).
 /// One delivery to insert.
 struct Planned<'a> {
-    webhook: &'a str,
+    hook: &'a Arc<StoredWebhook>,
     status: DeliveryStatus,
     due_at: Option<i64>,
     held: bool,
@@ -78,7 +80,7 @@ pub(crate) fn ingest_one(w: &mut WriteCtx<'_>, new: NewEvent) -> Result<IngestOu
                         && has_unfinished(w.conn, &hook.id, event.subject.as_deref())?;
                     for p in plan::deliveries_for(hook.status, &hook.config, event, blocked, now) {
                         planned.push(Planned {
-                            webhook: &hook.id,
+                            hook,
                             status: p.status,
                             due_at: p.due_at.map(ms),
                             held: p.held,
@@ -97,7 +99,7 @@ pub(crate) fn ingest_one(w: &mut WriteCtx<'_>, new: NewEvent) -> Result<IngestOu
             let hook = &entry.hook;
             for p in plan::deliveries_for(hook.status, &hook.config, event, false, now) {
                 planned.push(Planned {
-                    webhook: &hook.id,
+                    hook,
                     status: p.status,
                     due_at: p.due_at.map(ms),
                     held: p.held,
@@ -115,13 +117,28 @@ pub(crate) fn ingest_one(w: &mut WriteCtx<'_>, new: NewEvent) -> Result<IngestOu
                 return Ok(IngestOutcome::NoWebhook);
             };
             planned.push(Planned {
-                webhook: &entry.hook.id,
+                hook: &entry.hook,
                 status: DeliveryStatus::Pending,
                 due_at: Some(ms(*lease_until)),
                 held: false,
                 claimed_by: Some(node),
                 part: None,
             });
+        }
+    }
+    // Due at once and `dispatch` asked: claimed for the caller in this transaction.
+    let mut dispatched = Vec::new();
+    if let Some(d) = &new.dispatch {
+        for (i, p) in planned.iter_mut().enumerate() {
+            if p.status == DeliveryStatus::Pending
+                && !p.held
+                && p.claimed_by.is_none()
+                && p.due_at.is_some()
+            {
+                p.claimed_by = Some(&d.node);
+                p.due_at = Some(ms(d.lease_until));
+                dispatched.push(i);
+            }
         }
     }
     w.conn
@@ -139,7 +156,7 @@ pub(crate) fn ingest_one(w: &mut WriteCtx<'_>, new: NewEvent) -> Result<IngestOu
             insert.execute(params![
                 id,
                 event.account,
-                p.webhook,
+                p.hook.id,
                 event.id,
                 event.event_type.as_str(),
                 event.subject,
@@ -164,9 +181,35 @@ pub(crate) fn ingest_one(w: &mut WriteCtx<'_>, new: NewEvent) -> Result<IngestOu
             .prepare_cached("INSERT INTO idempotency_keys (account_id, key, event_id, deliveries, created_at) VALUES (?1, ?2, ?3, ?4, ?5)")?
             .execute(params![event.account, key, event.id, ids.len() as i64, ms(now)])?;
     }
+    let dispatched = match (&new.dispatch, dispatched.is_empty()) {
+        (Some(d), false) => {
+            let stored = Arc::new(StoredEvent {
+                event: new.event.clone(),
+                envelope: new.envelope.clone(),
+            });
+            dispatched
+                .into_iter()
+                .map(|i| ClaimedDelivery {
+                    id: ids[i].clone(),
+                    status: DeliveryStatus::Pending,
+                    attempts: 0,
+                    succeeded_before: false,
+                    account_name: account.name.clone(),
+                    account_timezone: account.timezone.clone(),
+                    part: planned[i].part,
+                    webhook: planned[i].hook.clone(),
+                    event: stored.clone(),
+                    latest: None,
+                    lease_until: d.lease_until,
+                })
+                .collect()
+        }
+        _ => Vec::new(),
+    };
     Ok(IngestOutcome::Stored {
-        event_id: event.id.clone(),
+        event_id: new.event.id.clone(),
         deliveries: ids,
+        dispatched: Dispatched(dispatched),
     })
 }
 

@@ -61,6 +61,29 @@ pub struct SqliteStore {
 /// How many read connections to open.
 const READERS: usize = 4;
 
+/// SQLite keeps memory statistics behind a process-wide mutex taken on every
+/// allocation; shophook never reads them. Process-wide by nature, so set once,
+/// before the first connection initialises SQLite (later it is refused, harmlessly).
+fn skip_memory_statistics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: sqlite3_config before sqlite3_initialize, with the one int
+        // argument SQLITE_CONFIG_MEMSTATUS takes; it only sets a global flag.
+        let rc = unsafe {
+            rusqlite::ffi::sqlite3_config(
+                rusqlite::ffi::SQLITE_CONFIG_MEMSTATUS,
+                0 as std::ffi::c_int,
+            )
+        };
+        if rc != rusqlite::ffi::SQLITE_OK {
+            tracing::debug!(
+                rc,
+                "SQLite was initialised already; memory statistics stay on"
+            );
+        }
+    });
+}
+
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     conn.execute_batch(
@@ -83,6 +106,7 @@ impl SqliteStore {
     /// [`SqliteStore::open`] with secrets sealed by `sealer`; secrets stored
     /// before a key was set are sealed now.
     pub fn open_with(path: &Path, sealer: Sealer) -> Result<SqliteStore> {
+        skip_memory_statistics();
         let conn = Connection::open(path)
             .map_err(|e| StoreError::Unavailable(format!("cannot open {}: {e}", path.display())))?;
         configure(&conn)?;

@@ -77,6 +77,7 @@ fn store_events(
                 envelope,
                 idempotency_key: None,
                 target: Target::Matching,
+                dispatch: None,
             },
         )? {
             IngestOutcome::Stored { event_id, .. } => out.push((event_id, t)),

@@ -165,6 +165,7 @@ macro_rules! conformance_suite {
             ingest_repeated_idempotency_key_replays_the_first_outcome,
             ingest_for_a_missing_account_stores_nothing,
             ingest_to_one_webhook_claims_it_for_the_caller,
+            ingest_with_dispatch_claims_the_due_deliveries,
             work_signal_wakes_a_waiting_worker_after_ingest,
             work_signal_after_resume_release_and_retry,
             // the queue

@@ -178,7 +178,9 @@ async fn update(
     merge(&mut doc, &patch);
     let account: Account = super::json::parse(doc.to_string().as_bytes())?;
     account.validate()?;
-    Ok(Json(s.store.update_account(account, s.clock.now()).await?))
+    let updated = s.store.update_account(account, s.clock.now()).await;
+    s.accounts.forget(&id);
+    Ok(Json(updated?))
 }
 
 /// Deletes an account with everything in it: keys, webhooks, events, history.
@@ -191,7 +193,9 @@ async fn remove(
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     caller.require_operator()?;
-    if !s.store.delete_account(&id).await? {
+    let deleted = s.store.delete_account(&id).await;
+    s.accounts.forget(&id);
+    if !deleted? {
         return Err(ApiError::NotFound("account"));
     }
     s.keys.clear();

@@ -191,19 +191,24 @@ async fn create(
             envelope,
             idempotency_key: key,
             target: Target::Matching,
+            dispatch: s.worker.dispatch_claim(),
         }])
         .await?;
     match outcome.into_iter().next() {
         Some(IngestOutcome::Stored {
             event_id,
             deliveries,
-        }) => Ok((
-            StatusCode::ACCEPTED,
-            Json(EventAccepted {
-                id: event_id,
-                deliveries: deliveries.len(),
-            }),
-        )),
+            dispatched,
+        }) => {
+            s.worker.dispatch(dispatched.0).await;
+            Ok((
+                StatusCode::ACCEPTED,
+                Json(EventAccepted {
+                    id: event_id,
+                    deliveries: deliveries.len(),
+                }),
+            ))
+        }
         Some(IngestOutcome::Replayed {
             event_id,
             deliveries,

@@ -496,6 +496,7 @@ pub async fn send_test(
             envelope: envelope.clone(),
             idempotency_key: None,
             target,
+            dispatch: None,
         }])
         .await?;
     let delivery_id = match outcome.into_iter().next() {

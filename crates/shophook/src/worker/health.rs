@@ -101,6 +101,7 @@ impl Worker {
                 envelope,
                 idempotency_key: None,
                 target: Target::Notify { url, secret },
+                dispatch: None,
             }])
             .await;
         match stored.map(|mut o| o.pop()) {

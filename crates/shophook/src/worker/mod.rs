@@ -1,33 +1,34 @@
-//! Delivery workers: claim due deliveries in batches, send them concurrently within
-//! global and per-webhook bounds, record each outcome.
+//! Delivery workers: send due deliveries concurrently within global and
+//! per-webhook bounds, and record each outcome.
 //!
-//! The loop sleeps until the store signals new work (an insert wakes it at once),
-//! the next retry falls due, or an in-flight delivery finishes. A webhook at its
-//! concurrency limit is left out of the next claim, so one slow receiver holds at
-//! most `webhook_concurrency` slots and never starves the others. On shutdown it
-//! stops claiming, lets in-flight attempts finish within the grace period, then
+//! Deliveries reach the worker two ways. **Dispatched**: an API ingest that finds
+//! the worker with free slots claims the deliveries due at once in its own
+//! transaction and hands them over ([`Worker::dispatch`]) — no claim query, no
+//! second read of the event. **Claimed**: everything else (retries, delays,
+//! schedule windows, resumed webhooks, work other nodes stored, whatever did not
+//! fit when dispatched) waits in the database, and the loop claims it in batches
+//! when the store signals new work, the next due time comes, or a slot frees up
+//! while due work is waiting. A webhook at its concurrency limit, or paced, is left
+//! out of claims, so one slow receiver never starves the others. On shutdown it
+//! stops taking work, lets in-flight attempts finish within the grace period, then
 //! releases whatever is left so it is sent again (at least once, never lost).
 
+mod deliver;
 pub mod guard;
 pub mod health;
 pub mod pacing;
 pub mod send;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use jiff::{SignedDuration, Timestamp};
-use shophook_core::plan::DeliveryStatus;
-use shophook_core::schedule::next_open;
-use shophook_core::webhook::WebhookStatus;
-use shophook_store::{
-    Claim, ClaimRef, ClaimedDelivery, DeliveryUpdate, NextState, Store, StoredWebhook,
-};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use tokio::task::JoinSet;
+use shophook_store::{Claim, ClaimedDelivery, Dispatch, Store};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
-use tracing::Instrument;
+use tokio_util::task::TaskTracker;
 
 use crate::clock::Clock;
 use crate::metrics::Metrics;
@@ -61,6 +62,16 @@ pub struct Worker {
     slots: Arc<Semaphore>,
     per_webhook: Arc<Mutex<HashMap<String, usize>>>,
     pacing: pacing::Pacing,
+    /// Every delivery task, dispatched or claimed.
+    tasks: TaskTracker,
+    /// Cancelled when the shutdown grace period is over: sends still running stop.
+    abort: CancellationToken,
+    /// A slot was freed while due work was waiting (see `work_waiting`).
+    freed: Notify,
+    /// The last claim left due work behind (it was full, or webhooks were left out).
+    work_waiting: AtomicBool,
+    /// Dispatch is accepted (false once shutdown begins).
+    accepting: AtomicBool,
 }
 
 /// A claimed delivery with its global slot and its webhook's slot.
@@ -110,6 +121,11 @@ impl Worker {
             slots,
             per_webhook: Arc::new(Mutex::new(HashMap::new())),
             pacing: pacing::Pacing::default(),
+            tasks: TaskTracker::new(),
+            abort: CancellationToken::new(),
+            freed: Notify::new(),
+            work_waiting: AtomicBool::new(false),
+            accepting: AtomicBool::new(false),
         }
     }
 
@@ -130,124 +146,152 @@ impl Worker {
         out
     }
 
-    /// A slot of the delivery's webhook, or `None` if the webhook is at its limit.
-    fn take_webhook_slot(
+    /// Takes the slots `d` needs — a global one and one of its webhook, within its
+    /// pacing — or `None` if it must wait.
+    fn admit(
         &self,
+        d: &ClaimedDelivery,
         map: &mut HashMap<String, usize>,
-        webhook: &str,
-    ) -> Option<WebhookSlot> {
-        let n = map.entry(webhook.to_string()).or_insert(0);
-        if *n >= self.cfg.webhook_concurrency {
+        now: Instant,
+    ) -> Option<(OwnedSemaphorePermit, WebhookSlot)> {
+        // Pacing is asked only when both slots are free, and the webhook slot taken
+        // only when pacing admits (a slot dropped here would re-take `map`).
+        let webhook_free =
+            map.get(&d.webhook.id).copied().unwrap_or(0) < self.cfg.webhook_concurrency;
+        if !webhook_free {
             return None;
         }
-        *n += 1;
-        Some(WebhookSlot {
+        let permit = self.slots.clone().try_acquire_owned().ok()?;
+        if !self
+            .pacing
+            .admit(&d.webhook.id, d.webhook.config.rate_limit_per_second, now)
+        {
+            return None;
+        }
+        *map.entry(d.webhook.id.clone()).or_insert(0) += 1;
+        let slot = WebhookSlot {
             map: self.per_webhook.clone(),
-            webhook: webhook.to_string(),
+            webhook: d.webhook.id.clone(),
+        };
+        Some((permit, slot))
+    }
+
+    /// Admits what it can of `deliveries` and starts sending those; returns the
+    /// rest (to be given back).
+    fn start(self: &Arc<Self>, deliveries: Vec<ClaimedDelivery>) -> Vec<String> {
+        let now = Instant::now();
+        let mut rejected = Vec::new();
+        let mut admitted = Vec::with_capacity(deliveries.len());
+        {
+            let Ok(mut map) = self.per_webhook.lock() else {
+                return deliveries.into_iter().map(|d| d.id).collect();
+            };
+            for d in deliveries {
+                match self.admit(&d, &mut map, now) {
+                    Some((permit, slot)) => admitted.push(Claimed {
+                        delivery: d,
+                        permit,
+                        slot,
+                    }),
+                    None => rejected.push(d.id),
+                }
+            }
+        }
+        for c in admitted {
+            let me = self.clone();
+            self.tasks.spawn(async move { me.handle(c).await });
+        }
+        rejected
+    }
+
+    /// The claim an API ingest may make for this worker: `Some` while it runs and
+    /// has a free slot (the deliveries then skip the queue), `None` otherwise.
+    pub fn dispatch_claim(&self) -> Option<Dispatch> {
+        (self.accepting.load(Ordering::Relaxed) && self.slots.available_permits() > 0).then(|| {
+            Dispatch {
+                node: self.node.clone(),
+                lease_until: lease_end(self.clock.now(), self.cfg.lease),
+            }
         })
     }
 
-    /// Claims what is due now, as many as free slots allow; returns the claimed
-    /// deliveries with their slots, and whether the claim was full (more may wait).
-    /// A batch may hold more deliveries for one webhook than it has free slots;
-    /// those are given back at once, and the next claim leaves that webhook out.
-    async fn claim(&self) -> Result<(Vec<Claimed>, bool), shophook_store::StoreError> {
+    /// Sends deliveries an ingest claimed for this worker. What no longer fits
+    /// (the slots filled meanwhile, a webhook is paced) is given back to the
+    /// queue at once; if even that fails, its lease runs out and it is claimed
+    /// again — a delay, never a loss.
+    pub async fn dispatch(self: &Arc<Self>, deliveries: Vec<ClaimedDelivery>) {
+        if deliveries.is_empty() {
+            return;
+        }
+        let rejected = if self.accepting.load(Ordering::Relaxed) {
+            self.start(deliveries)
+        } else {
+            deliveries.into_iter().map(|d| d.id).collect()
+        };
+        if rejected.is_empty() {
+            return;
+        }
+        self.work_waiting.store(true, Ordering::Relaxed);
+        if let Err(e) = self
+            .store
+            .unclaim(&self.node, rejected, self.clock.now())
+            .await
+        {
+            tracing::warn!(error = %e, "could not give back dispatched deliveries; they are sent when their lease ends");
+        }
+    }
+
+    /// Claims what is due now, as many as free slots allow, and starts sending it;
+    /// returns how many it started and whether due work was left behind. A batch
+    /// may hold more deliveries for one webhook than it has free slots; those are
+    /// given back at once, and the next claim leaves that webhook out.
+    async fn claim(self: &Arc<Self>) -> Result<(usize, bool), shophook_store::StoreError> {
         let free = self.slots.available_permits().min(self.cfg.batch as usize);
         if free == 0 {
-            return Ok((Vec::new(), false));
+            return Ok((0, true));
         }
         let now = self.clock.now();
-        let lease_until = now
-            .checked_add(
-                SignedDuration::try_from(self.cfg.lease).unwrap_or(SignedDuration::from_secs(60)),
-            )
-            .unwrap_or(now);
+        let skip_webhooks = self.saturated();
+        let skipped = !skip_webhooks.is_empty();
         let claimed = self
             .store
             .claim_due(Claim {
                 node: self.node.clone(),
                 now,
-                lease_until,
+                lease_until: lease_end(now, self.cfg.lease),
                 limit: free as u32,
-                skip_webhooks: self.saturated(),
+                skip_webhooks,
             })
             .await?;
         let full = claimed.len() == free;
-        let mut out = Vec::with_capacity(claimed.len());
-        let mut give_back = Vec::new();
-        {
-            let mut map = self.per_webhook.lock().map_err(|_| {
-                shophook_store::StoreError::Unavailable("worker state poisoned".into())
-            })?;
-            let instant = Instant::now();
-            for d in claimed {
-                // Pacing is asked only when a slot is free, and a slot taken only
-                // when pacing admits (a slot dropped here would re-take `map`).
-                let free =
-                    map.get(&d.webhook.id).copied().unwrap_or(0) < self.cfg.webhook_concurrency;
-                let admitted = free
-                    && self.pacing.admit(
-                        &d.webhook.id,
-                        d.webhook.config.rate_limit_per_second,
-                        instant,
-                    );
-                let slot = admitted
-                    .then(|| self.take_webhook_slot(&mut map, &d.webhook.id))
-                    .flatten();
-                match slot {
-                    Some(slot) => {
-                        let permit = self.slots.clone().try_acquire_owned().expect(
-                            "claimed no more than the free slots, and only this loop takes slots",
-                        );
-                        out.push(Claimed {
-                            delivery: d,
-                            permit,
-                            slot,
-                        });
-                    }
-                    None => give_back.push(d.id),
-                }
-            }
-        }
+        let n = claimed.len();
+        let give_back = self.start(claimed);
+        let started = n - give_back.len();
+        let left_behind = full || skipped || !give_back.is_empty();
         if !give_back.is_empty() {
             self.store.unclaim(&self.node, give_back, now).await?;
         }
-        Ok((out, full))
+        Ok((started, left_behind))
     }
 
-    /// Claims and delivers one batch, waiting for every attempt to be recorded.
-    /// Returns how many deliveries were handled. (The loop in [`Worker::run`] does
-    /// the same without waiting; tests and tools can drive the worker step by step.)
-    pub async fn run_once(self: &Arc<Self>) -> Result<usize, shophook_store::StoreError> {
-        let (batch, _) = self.claim().await?;
-        let n = batch.len();
-        let mut set = JoinSet::new();
-        for c in batch {
-            let me = self.clone();
-            set.spawn(async move { me.handle(c).await });
+    /// Called when a delivery task ends: wakes the loop if due work waits for a slot.
+    fn slot_freed(&self) {
+        if self.work_waiting.load(Ordering::Relaxed) {
+            self.freed.notify_one();
         }
-        while set.join_next().await.is_some() {}
-        Ok(n)
     }
 
     /// Runs until `shutdown` is cancelled, then drains and releases.
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
         let signal = self.store.work_signal();
-        let mut tasks: JoinSet<()> = JoinSet::new();
+        self.accepting.store(true, Ordering::Relaxed);
         tracing::info!(node = %self.node, concurrency = self.cfg.concurrency, webhook_concurrency = self.cfg.webhook_concurrency, "delivery worker started");
         loop {
             if shutdown.is_cancelled() {
                 break;
             }
-            while tasks.try_join_next().is_some() {}
-            let full = match self.claim().await {
-                Ok((batch, full)) => {
-                    for c in batch {
-                        let me = self.clone();
-                        tasks.spawn(async move { me.handle(c).await });
-                    }
-                    full
-                }
+            let left_behind = match self.claim().await {
+                Ok((_, left_behind)) => left_behind,
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot claim deliveries; retrying in 1 s");
                     tokio::select! {
@@ -257,18 +301,19 @@ impl Worker {
                     continue;
                 }
             };
-            if full {
-                continue;
+            self.work_waiting.store(left_behind, Ordering::Relaxed);
+            if left_behind && self.slots.available_permits() > 0 && self.saturated().is_empty() {
+                continue; // a full batch and room for more
             }
             let wait = self.until_next_due().await;
             tokio::select! {
                 _ = signal.notified() => {}
                 _ = tokio::time::sleep(wait) => {}
-                Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+                _ = self.freed.notified() => {}
                 _ = shutdown.cancelled() => break,
             }
         }
-        self.drain(tasks).await;
+        self.drain().await;
     }
 
     async fn until_next_due(&self) -> Duration {
@@ -278,8 +323,8 @@ impl Worker {
                 let now = self.clock.now();
                 let wait = at.duration_since(now);
                 if wait.is_negative() {
-                    // Due but not claimable: its webhook is saturated (a finished
-                    // attempt wakes the loop) or paced (wait until it may send).
+                    // Due but not claimable: its webhook is saturated (a freed slot
+                    // wakes the loop) or paced (wait until it may send).
                     let instant = Instant::now();
                     self.pacing
                         .next_ready(instant)
@@ -297,8 +342,10 @@ impl Worker {
         }
     }
 
-    async fn drain(&self, mut tasks: JoinSet<()>) {
-        let in_flight = tasks.len();
+    async fn drain(&self) {
+        self.accepting.store(false, Ordering::Relaxed);
+        self.tasks.close();
+        let in_flight = self.tasks.len();
         if in_flight > 0 {
             tracing::info!(
                 in_flight,
@@ -306,17 +353,16 @@ impl Worker {
                 "shutting down: letting in-flight deliveries finish"
             );
         }
-        let finished = tokio::time::timeout(self.cfg.grace, async {
-            while tasks.join_next().await.is_some() {}
-        })
-        .await;
-        if finished.is_err() {
+        if tokio::time::timeout(self.cfg.grace, self.tasks.wait())
+            .await
+            .is_err()
+        {
             tracing::warn!(
-                left = tasks.len(),
+                left = self.tasks.len(),
                 "grace period over; releasing unfinished deliveries for a later attempt"
             );
-            tasks.abort_all();
-            while tasks.join_next().await.is_some() {}
+            self.abort.cancel();
+            self.tasks.wait().await;
         }
         match self
             .store
@@ -331,137 +377,6 @@ impl Worker {
         }
         tracing::info!("delivery worker stopped");
     }
-
-    async fn handle(&self, claimed: Claimed) {
-        let Claimed {
-            delivery: d,
-            permit,
-            slot,
-        } = claimed;
-        let span = tracing::info_span!("delivery", account = %d.webhook.account_id, webhook = %d.webhook.id, delivery = %d.id, event = %d.event.event.id, attempt = d.attempts + 1);
-        async {
-            let update = self.process(&d).await;
-            // The receiver is done with us: free the webhook's slot before the commit.
-            drop(slot);
-            let next = update.next.clone();
-            let now = update.now;
-            // The attempt's response status (`Some(None)`: an attempt without one).
-            let status = update
-                .attempt
-                .as_ref()
-                .map(|a| a.response.as_ref().map(|r| r.status));
-            if let Err(e) = self.store.record(vec![update]).await {
-                // Not recorded: the claim's lease runs out and the delivery is sent
-                // again — a duplicate at worst, never a loss.
-                tracing::error!(error = %e, "could not record the outcome; the delivery will be retried after its lease");
-                return;
-            }
-            let first_success_of = (!d.succeeded_before).then_some(d.event.event.created_at);
-            self.metrics
-                .delivery_recorded(status, &next, first_success_of, now);
-            match &next {
-                NextState::Succeeded => tracing::debug!("delivered"),
-                NextState::Retry(at) => tracing::info!(retry_at = %at, status = status.flatten(), "attempt failed; will retry"),
-                NextState::Dead(reason) => tracing::warn!(%reason, "delivery dead"),
-                NextState::Skipped(reason) => tracing::info!(%reason, "delivery skipped"),
-                NextState::Defer(at) => tracing::debug!(until = %at, "deferred"),
-            }
-            if status == Some(Some(410)) && d.webhook.config.unsubscribe_on_410 {
-                self.unsubscribe(&d.webhook).await;
-            } else if status.is_some() && matches!(next, NextState::Retry(_) | NextState::Dead(_)) {
-                self.after_failure(&d.webhook, now).await;
-            }
-        }
-        .instrument(span)
-        .await;
-        drop(permit);
-    }
-
-    /// A REST hook whose receiver answered `410 Gone` is deleted: the receiver
-    /// said it wants nothing more. If this fails, the next 410 tries again.
-    async fn unsubscribe(&self, hook: &StoredWebhook) {
-        match self
-            .store
-            .delete_webhook(&hook.account_id, &hook.id, self.clock.now())
-            .await
-        {
-            Ok(_) => {
-                tracing::info!("the receiver answered 410 Gone; webhook unsubscribed (deleted)")
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "could not unsubscribe the webhook after 410 Gone")
-            }
-        }
-    }
-
-    /// Decides and, if it is time, sends one claimed delivery.
-    async fn process(&self, d: &ClaimedDelivery) -> DeliveryUpdate {
-        let now = self.clock.now();
-        let claim = ClaimRef {
-            node: self.node.clone(),
-            lease_until: d.lease_until,
-        };
-        let update = |next| DeliveryUpdate {
-            delivery_id: d.id.clone(),
-            attempt: None,
-            next,
-            now,
-            claim: Some(claim.clone()),
-        };
-        let hook = &d.webhook;
-        if hook.status != WebhookStatus::Active {
-            return update(NextState::Defer(now));
-        }
-        if let Some(s) = &hook.config.schedule {
-            let open = next_open(s, now);
-            if open > now {
-                return update(NextState::Defer(open));
-            }
-        }
-        if d.status == DeliveryStatus::Scheduled
-            && d.attempts == 0
-            && hook.config.delay_minutes > 0
-            && !hook.config.conditions.is_empty()
-            && let Some(reason) = conditions_no_longer_hold(d)
-        {
-            return update(NextState::Skipped(reason));
-        }
-        let outcome = self.sender.attempt(d).await;
-        if let Some(wait) = outcome.retry_after {
-            // The receiver asked for a pause: every delivery of this webhook waits.
-            self.pacing.hold(&d.webhook.id, wait, Instant::now());
-        }
-        DeliveryUpdate {
-            delivery_id: d.id.clone(),
-            attempt: Some(outcome.attempt),
-            next: outcome.next,
-            now: self.clock.now(),
-            claim: Some(claim),
-        }
-    }
-}
-
-/// After a delay, the conditions are checked again against the subject's latest
-/// snapshot (the event's own data when there is none); the first that fails is the
-/// reason the delivery is skipped: "order.paid is now true (condition: order.paid eq false)".
-fn conditions_no_longer_hold(d: &ClaimedDelivery) -> Option<String> {
-    let mut event = d.event.event.clone();
-    if let (Some(latest), Some(kind)) = (&d.latest, event.event_type.subject_kind())
-        && let Some(map) = event.data.as_object_mut()
-    {
-        map.insert(kind.to_string(), latest.clone());
-    }
-    let ctx = shophook_core::context::EventContext::new(&event, &d.account_name)
-        .with_webhook(&d.webhook.id, &d.webhook.config.name)
-        .with_delivery(&d.id);
-    let compiled = d.webhook.config.compiled_conditions().ok()?;
-    let failed = compiled
-        .iter()
-        .zip(&d.webhook.config.conditions)
-        .find(|(c, _)| !c.holds(&ctx))?;
-    let path = shophook_core::context::FieldPath::parse(&failed.1.field).ok()?;
-    let now = shophook_core::derive::describe_now(&failed.1.field, &ctx.resolve(&path));
-    Some(format!("{now} (condition: {})", failed.0.describe()))
 }
 
 /// When a lease ends: the timestamp `lease` after `now`.

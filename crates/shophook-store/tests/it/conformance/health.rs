@@ -147,6 +147,7 @@ async fn notify(store: &dyn Store, url: &str, secret: &str, at: Timestamp) -> In
                 url: url.to_string(),
                 secret: secret.to_string(),
             },
+            dispatch: None,
         }])
         .await
         .unwrap()

@@ -79,6 +79,7 @@ pub async fn ingest_creates_deliveries_for_matching_webhooks(store: Backend) {
             IngestOutcome::Stored {
                 event_id,
                 deliveries,
+                ..
             } => {
                 assert_eq!(event_id, event.id);
                 deliveries
@@ -142,7 +143,8 @@ pub async fn ingest_creates_deliveries_for_matching_webhooks(store: Backend) {
         ingest(&*store, unheard).await,
         IngestOutcome::Stored {
             event_id: id.clone(),
-            deliveries: vec![]
+            deliveries: vec![],
+            dispatched: Default::default(),
         }
     );
     let (_, ids) = store.event("globex", &id).await.unwrap().expect("stored");
@@ -291,7 +293,7 @@ pub async fn ingest_repeated_idempotency_key_replays_the_first_outcome(store: Ba
     let a_id = a.event.id.clone();
     let out = store.ingest(vec![a, b]).await.unwrap();
     assert!(
-        matches!(&out[0], IngestOutcome::Stored { event_id, deliveries } if *event_id == a_id && deliveries.len() == 2),
+        matches!(&out[0], IngestOutcome::Stored { event_id, deliveries, .. } if *event_id == a_id && deliveries.len() == 2),
         "{out:?}"
     );
     assert_eq!(
@@ -311,7 +313,8 @@ pub async fn ingest_repeated_idempotency_key_replays_the_first_outcome(store: Ba
         ingest(&*store, quiet).await,
         IngestOutcome::Stored {
             event_id: quiet_id.clone(),
-            deliveries: vec![]
+            deliveries: vec![],
+            dispatched: Default::default(),
         }
     );
     given_webhook(&*store, "initech", json!({})).await;
@@ -341,7 +344,7 @@ pub async fn ingest_for_a_missing_account_stores_nothing(store: Backend) {
     again.idempotency_key = Some("k1".into());
     let again_id = again.event.id.clone();
     assert!(
-        matches!(ingest(&*store, again).await, IngestOutcome::Stored { event_id, deliveries } if event_id == again_id && deliveries.len() == 1),
+        matches!(ingest(&*store, again).await, IngestOutcome::Stored { event_id, deliveries, .. } if event_id == again_id && deliveries.len() == 1),
         "the refused event's idempotency key was not stored"
     );
     // An account deleted since: same answer.
@@ -467,4 +470,94 @@ pub async fn ingest_to_one_webhook_claims_it_for_the_caller(store: Backend) {
         ),
         "{out:?}"
     );
+}
+
+/// With `dispatch`, the deliveries due at once are claimed for the caller in the
+/// ingest transaction and handed back ready to send; the others wait as usual.
+/// A dispatched delivery nobody records is due again when its lease ends.
+pub async fn ingest_with_dispatch_claims_the_due_deliveries(store: Backend) {
+    given_account(&*store, "acme", "Acme").await;
+    let now_hook = given_webhook(&*store, "acme", json!({"name": "now"})).await;
+    given_webhook(
+        &*store,
+        "acme",
+        json!({"name": "later", "delay_minutes": 5}),
+    )
+    .await;
+    let paused = given_webhook(&*store, "acme", json!({"name": "paused"})).await;
+    set_status(&*store, &paused, WebhookStatus::Paused, false, t(0)).await;
+    let new = NewEvent {
+        dispatch: Some(shophook_store::Dispatch {
+            node: "node-a".into(),
+            lease_until: t(1),
+        }),
+        ..order_created("acme", "1", t(0))
+    };
+    let event_id = new.event.id.clone();
+    let IngestOutcome::Stored {
+        deliveries,
+        dispatched,
+        ..
+    } = ingest(&*store, new).await
+    else {
+        panic!("stored")
+    };
+    assert_eq!(deliveries.len(), 3);
+    assert_eq!(dispatched.0.len(), 1, "only the one due now");
+    let d = &dispatched.0[0];
+    assert!(deliveries.contains(&d.id));
+    assert_eq!(d.webhook.id, now_hook.id);
+    assert_eq!(d.event.event.id, event_id);
+    assert_eq!(
+        (d.status, d.attempts, d.lease_until),
+        (shophook_core::plan::DeliveryStatus::Pending, 0, t(1))
+    );
+    assert_eq!(d.account_name, "Acme");
+
+    // Nobody else claims it while its lease holds; the others are not due.
+    assert!(
+        claim_ids(&*store, claim("node-b", t(0), 100))
+            .await
+            .is_empty()
+    );
+    // Recorded under its claim, it is done.
+    record_claimed(&*store, d, "node-a", NextState::Succeeded, t(0)).await;
+    assert_eq!(delivery(&*store, "acme", &d.id).await.status, "succeeded");
+
+    // Dispatched and never recorded (the node died): due again after the lease.
+    let again = NewEvent {
+        dispatch: Some(shophook_store::Dispatch {
+            node: "node-a".into(),
+            lease_until: t(1),
+        }),
+        ..order_created("acme", "2", t(0))
+    };
+    let IngestOutcome::Stored { dispatched, .. } = ingest(&*store, again).await else {
+        panic!("stored")
+    };
+    let lost = dispatched.0[0].id.clone();
+    assert_eq!(claim_ids(&*store, claim("node-b", t(2), 1)).await, [lost]);
+}
+
+/// Records `next` for a delivery under the claim that `node` holds on it.
+async fn record_claimed(
+    store: &dyn Store,
+    d: &shophook_store::ClaimedDelivery,
+    node: &str,
+    next: NextState,
+    now: Timestamp,
+) {
+    store
+        .record(vec![shophook_store::DeliveryUpdate {
+            delivery_id: d.id.clone(),
+            attempt: Some(attempt(1, now, Some(200))),
+            next,
+            now,
+            claim: Some(shophook_store::ClaimRef {
+                node: node.to_string(),
+                lease_until: d.lease_until,
+            }),
+        }])
+        .await
+        .expect("recording");
 }

@@ -127,6 +127,7 @@ pub fn new_event(event: Event) -> NewEvent {
         envelope,
         idempotency_key: None,
         target: Target::Matching,
+        dispatch: None,
     }
 }
 
