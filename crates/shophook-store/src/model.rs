@@ -171,6 +171,28 @@ pub struct Claim {
     pub limit: u32,
     /// Webhooks at their concurrency limit: leave their deliveries.
     pub skip_webhooks: Vec<String>,
+    /// Room per webhook: at most this many deliveries of one webhook (0: no cap)…
+    pub per_webhook: u32,
+    /// …or of these busy webhooks, this many (their free slots).
+    pub busy_webhooks: Vec<(String, u32)>,
+}
+
+impl Claim {
+    /// How many deliveries of `webhook` this claim may take.
+    pub fn room(&self, webhook: &str) -> u32 {
+        if self.skip_webhooks.iter().any(|w| w == webhook) {
+            return 0;
+        }
+        let cap = if self.per_webhook == 0 {
+            self.limit
+        } else {
+            self.per_webhook.min(self.limit)
+        };
+        self.busy_webhooks
+            .iter()
+            .find(|(w, _)| w == webhook)
+            .map_or(cap, |(_, n)| (*n).min(cap))
+    }
 }
 
 /// A claimed delivery with everything needed to send it.

@@ -27,24 +27,89 @@ type ClaimedRow = (
     bool,
 );
 
+/// The webhooks with waiting deliveries and the earliest due time of each: a skip
+/// scan over `deliveries_waiting`, one index seek per webhook.
+async fn waiting_webhooks(t: &mut Tx) -> R<Vec<(String, Option<i64>)>> {
+    Ok(sqlx::query_as(
+        "WITH RECURSIVE hooks(w) AS (
+             (SELECT webhook_id FROM deliveries
+              WHERE NOT held AND status IN ('scheduled', 'pending', 'failed')
+              ORDER BY webhook_id LIMIT 1)
+             UNION ALL
+             SELECT (SELECT webhook_id FROM deliveries
+                     WHERE NOT held AND status IN ('scheduled', 'pending', 'failed')
+                       AND webhook_id > hooks.w
+                     ORDER BY webhook_id LIMIT 1)
+             FROM hooks WHERE hooks.w IS NOT NULL)
+         SELECT w, (SELECT MIN(due_at) FROM deliveries
+                    WHERE NOT held AND status IN ('scheduled', 'pending', 'failed')
+                      AND webhook_id = hooks.w)
+         FROM hooks WHERE w IS NOT NULL",
+    )
+    .fetch_all(t.conn())
+    .await?)
+}
+
+/// Claims the earliest due deliveries, each webhook within its room: candidates
+/// are read webhook by webhook and merged by due time (see the SQLite backend),
+/// then claimed in one statement.
 pub async fn claim(t: &mut Tx, claim: Claim) -> R<Vec<ClaimedDelivery>> {
     snapshots::fire_due(t, claim.now, 100).await?;
-    // Rows another node is claiming right now are skipped, not waited for; the
-    // claimed ones are due again at the lease end unless recorded before.
+    if claim.limit == 0 {
+        return Ok(Vec::new());
+    }
+    let now = ms(claim.now);
+    let mut hooks: Vec<(String, i64)> = waiting_webhooks(t)
+        .await?
+        .into_iter()
+        .filter_map(|(hook, due)| due.filter(|d| *d <= now).map(|d| (hook, d)))
+        .collect();
+    hooks.sort_by_key(|(_, due)| *due);
+    let limit = claim.limit as usize;
+    let mut candidates: Vec<(i64, String)> = Vec::new();
+    for (hook, head) in hooks {
+        if candidates.len() >= limit {
+            candidates.sort();
+            candidates.truncate(limit);
+            if head > candidates[limit - 1].0 {
+                break;
+            }
+        }
+        let room = claim.room(&hook);
+        if room == 0 {
+            continue;
+        }
+        let found: Vec<(i64, String)> = sqlx::query_as(
+            "SELECT due_at, id FROM deliveries
+             WHERE NOT held AND status IN ('scheduled', 'pending', 'failed')
+               AND webhook_id = $2 AND due_at <= $1
+             ORDER BY due_at, id LIMIT $3",
+        )
+        .bind(now)
+        .bind(&hook)
+        .bind(i64::from(room))
+        .fetch_all(t.conn())
+        .await?;
+        candidates.extend(found);
+    }
+    candidates.sort();
+    candidates.truncate(limit);
+    let ids: Vec<String> = candidates.into_iter().map(|(_, id)| id).collect();
+    // Rows another node is claiming right now are skipped, not waited for (and
+    // rows it claimed since they were read no longer match); the claimed ones
+    // are due again at the lease end unless recorded before.
     let mut rows: Vec<ClaimedRow> = sqlx::query_as(
         "WITH due AS (
              SELECT id, due_at FROM deliveries
-             WHERE NOT held AND status IN ('scheduled', 'pending', 'failed') AND due_at <= $1
-               AND NOT (webhook_id = ANY($2))
-             ORDER BY due_at, id LIMIT $3
+             WHERE id = ANY($2) AND NOT held AND status IN ('scheduled', 'pending', 'failed')
+               AND due_at <= $1
              FOR UPDATE SKIP LOCKED)
-         UPDATE deliveries d SET due_at = $4, claimed_by = $5 FROM due WHERE d.id = due.id
+         UPDATE deliveries d SET due_at = $3, claimed_by = $4 FROM due WHERE d.id = due.id
          RETURNING d.id, d.account_id, d.webhook_id, d.event_id, d.status, d.attempts, d.part, due.due_at,
                    d.attempts > 0 AND d.last_error IS NULL",
     )
-    .bind(ms(claim.now))
-    .bind(&claim.skip_webhooks)
-    .bind(i64::from(claim.limit))
+    .bind(now)
+    .bind(&ids)
     .bind(ms(claim.lease_until))
     .bind(&claim.node)
     .fetch_all(t.conn())

@@ -75,6 +75,11 @@ CREATE INDEX timers_due ON timers(due_at);
     r#"
 ALTER TABLE webhooks ADD COLUMN failing_since BIGINT;
 "#,
+    // Claims go webhook by webhook (a skip scan), each in due order.
+    r#"
+CREATE INDEX deliveries_waiting ON deliveries(webhook_id, due_at, id)
+    WHERE NOT held AND status IN ('scheduled', 'pending', 'failed');
+"#,
 ];
 
 /// The schema version this build expects.

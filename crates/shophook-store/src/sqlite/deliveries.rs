@@ -16,42 +16,97 @@ use crate::{
 
 const WAITING: &str = "('scheduled', 'pending', 'failed')";
 
+/// The webhooks with waiting deliveries and the earliest due time of each (`None`:
+/// only ordered deliveries waiting for their predecessor). A skip scan over
+/// `deliveries_waiting`: one index seek per webhook, however long its queue.
+fn waiting_webhooks(c: &Connection) -> Result<Vec<(String, Option<i64>)>> {
+    Ok(c.prepare_cached(&format!(
+        "WITH RECURSIVE hooks(w) AS (
+                 SELECT MIN(webhook_id) FROM deliveries WHERE held = 0 AND status IN {WAITING}
+                 UNION ALL
+                 SELECT (SELECT MIN(webhook_id) FROM deliveries
+                         WHERE held = 0 AND status IN {WAITING} AND webhook_id > hooks.w)
+                 FROM hooks WHERE hooks.w IS NOT NULL)
+             SELECT w, (SELECT MIN(due_at) FROM deliveries
+                        WHERE held = 0 AND status IN {WAITING} AND webhook_id = hooks.w)
+             FROM hooks WHERE w IS NOT NULL"
+    ))?
+    .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+    .collect::<rusqlite::Result<_>>()?)
+}
+
+type ClaimRow = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    u32,
+    Option<u32>,
+    bool,
+);
+
+/// Claims the earliest due deliveries, each webhook within its room. Candidates
+/// are read webhook by webhook, in the order of each one's earliest due delivery,
+/// and merged by due time; a webhook whose earliest is later than every
+/// candidate already found is not read at all. So a webhook at its limit costs
+/// nothing however many deliveries it has waiting, and no claimed delivery has to
+/// be given back for want of a slot.
 pub fn claim(w: &mut WriteCtx<'_>, claim: Claim) -> Result<Vec<ClaimedDelivery>> {
     super::snapshots::fire_due(w, claim.now, 100)?;
-    let skip = serde_json::to_string(&claim.skip_webhooks).map_err(|e| corrupt("skip list", e))?;
-    #[allow(clippy::type_complexity)]
-    let rows: Vec<(
-        String,
-        String,
-        String,
-        String,
-        String,
-        u32,
-        Option<u32>,
-        bool,
-    )> = w
-        .conn
-        .prepare_cached(&format!(
-            "SELECT id, account_id, webhook_id, event_id, status, attempts, part,
-                    attempts > 0 AND last_error IS NULL
-             FROM deliveries
-             WHERE held = 0 AND status IN {WAITING} AND due_at <= ?1
-               AND webhook_id NOT IN (SELECT value FROM json_each(?2))
-             ORDER BY due_at, id LIMIT ?3"
-        ))?
-        .query_map(params![ms(claim.now), skip, claim.limit], |r| {
+    if claim.limit == 0 {
+        return Ok(Vec::new());
+    }
+    let now = ms(claim.now);
+    let mut hooks: Vec<(String, i64)> = waiting_webhooks(w.conn)?
+        .into_iter()
+        .filter_map(|(hook, due)| due.filter(|d| *d <= now).map(|d| (hook, d)))
+        .collect();
+    hooks.sort_by_key(|(_, due)| *due);
+    let limit = claim.limit as usize;
+    let mut candidates: Vec<(i64, ClaimRow)> = Vec::new();
+    let mut stmt = w.conn.prepare_cached(&format!(
+        "SELECT due_at, id, account_id, webhook_id, event_id, status, attempts, part,
+                attempts > 0 AND last_error IS NULL
+         FROM deliveries
+         WHERE held = 0 AND status IN {WAITING} AND webhook_id = ?1 AND due_at <= ?2
+         ORDER BY due_at LIMIT ?3"
+    ))?;
+    for (hook, head) in hooks {
+        if candidates.len() >= limit {
+            candidates.sort_by(|a, b| (a.0, &a.1.0).cmp(&(b.0, &b.1.0)));
+            candidates.truncate(limit);
+            if head > candidates[limit - 1].0 {
+                break;
+            }
+        }
+        let room = claim.room(&hook);
+        if room == 0 {
+            continue;
+        }
+        let found = stmt.query_map(params![hook, now, room], |r| {
             Ok((
                 r.get(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
-                r.get(6)?,
-                r.get(7)?,
+                (
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                    r.get(7)?,
+                    r.get(8)?,
+                ),
             ))
-        })?
-        .collect::<rusqlite::Result<_>>()?;
+        })?;
+        for row in found {
+            candidates.push(row?);
+        }
+    }
+    drop(stmt);
+    candidates.sort_by(|a, b| (a.0, &a.1.0).cmp(&(b.0, &b.1.0)));
+    candidates.truncate(limit);
+    let rows: Vec<ClaimRow> = candidates.into_iter().map(|(_, row)| row).collect();
     let mut out = Vec::with_capacity(rows.len());
     let mut events_seen: HashMap<String, Arc<StoredEvent>> = HashMap::new();
     for (id, account_id, webhook_id, event_id, status, attempts, part, succeeded_before) in rows {

@@ -66,6 +66,11 @@ ALTER TABLE deliveries ADD COLUMN part INTEGER;
     r#"
 ALTER TABLE webhooks ADD COLUMN failing_since INTEGER;
 "#,
+    // Claims go webhook by webhook (a skip scan), each in due order.
+    r#"
+CREATE INDEX deliveries_waiting ON deliveries(webhook_id, due_at)
+    WHERE held = 0 AND status IN ('scheduled', 'pending', 'failed');
+"#,
 ];
 
 /// The schema version this build expects.

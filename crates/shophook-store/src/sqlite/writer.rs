@@ -171,7 +171,12 @@ fn run(
 }
 
 fn run_one(ctx: &mut WriteCtx<'_>, job: Job) -> Reply {
-    if let Err(e) = ctx.conn.execute_batch("SAVEPOINT job") {
+    // Prepared once: parsing these per job would cost more than running them.
+    if let Err(e) = ctx
+        .conn
+        .prepare_cached("SAVEPOINT job")
+        .and_then(|mut s| s.execute([]))
+    {
         let err = StoreError::Unavailable(format!("savepoint: {e}"));
         return Box::new(move |_| drop(err));
     }
@@ -179,7 +184,10 @@ fn run_one(ctx: &mut WriteCtx<'_>, job: Job) -> Reply {
     let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| job(ctx)));
     match outcome {
         Ok((true, reply)) => {
-            let _ = ctx.conn.execute_batch("RELEASE job");
+            let _ = ctx
+                .conn
+                .prepare_cached("RELEASE job")
+                .and_then(|mut s| s.execute([]));
             reply
         }
         Ok((false, reply)) => {

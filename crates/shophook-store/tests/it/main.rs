@@ -171,6 +171,7 @@ macro_rules! conformance_suite {
             // the queue
             claim_returns_due_deliveries_with_webhook_and_event,
             claim_respects_limit_order_and_skip_webhooks,
+            claim_takes_each_webhook_within_its_room,
             a_claim_lasts_until_its_lease_ends,
             concurrent_claims_never_overlap,
             record_moves_deliveries_to_their_next_state,

@@ -69,8 +69,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 
 fn init_logs(format: LogFormat) {
     let filter = EnvFilter::try_from_env("SHOPHOOK_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    // Colours only for a terminal: a log file or journal gets plain text.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Json => builder.json().try_init(),

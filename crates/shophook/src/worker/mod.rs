@@ -129,21 +129,34 @@ impl Worker {
         }
     }
 
-    /// Webhooks to leave out of the next claim: at their concurrency limit, or
-    /// paced (rate limit, a receiver's `Retry-After`).
-    fn saturated(&self) -> Vec<String> {
-        let mut out: Vec<String> = self
+    /// Webhooks to leave out of the next claim — at their concurrency limit, or
+    /// paced (rate limit, a receiver's `Retry-After`) — and the free slots of the
+    /// other busy ones.
+    fn rooms(&self) -> (Vec<String>, Vec<(String, u32)>) {
+        let limit = self.cfg.webhook_concurrency;
+        let (mut skip, busy) = self
             .per_webhook
             .lock()
             .map(|m| {
-                m.iter()
-                    .filter(|(_, n)| **n >= self.cfg.webhook_concurrency)
-                    .map(|(k, _)| k.clone())
-                    .collect()
+                let mut skip = Vec::new();
+                let mut busy = Vec::new();
+                for (k, n) in m.iter() {
+                    if *n >= limit {
+                        skip.push(k.clone());
+                    } else {
+                        busy.push((k.clone(), (limit - n) as u32));
+                    }
+                }
+                (skip, busy)
             })
             .unwrap_or_default();
-        out.extend(self.pacing.waiting(Instant::now()));
-        out
+        skip.extend(self.pacing.waiting(Instant::now()));
+        (skip, busy)
+    }
+
+    /// Whether any webhook is at its limit or paced.
+    fn saturated(&self) -> bool {
+        !self.rooms().0.is_empty()
     }
 
     /// Takes the slots `d` needs — a global one and one of its webhook, within its
@@ -241,29 +254,36 @@ impl Worker {
         }
     }
 
-    /// Claims what is due now, as many as free slots allow, and starts sending it;
-    /// returns how many it started and whether due work was left behind. A batch
-    /// may hold more deliveries for one webhook than it has free slots; those are
-    /// given back at once, and the next claim leaves that webhook out.
+    /// Claims what is due now, as many as free slots allow and each webhook within
+    /// its free slots, and starts sending it; returns how many it started and
+    /// whether due work may have been left behind (the batch or a webhook's room
+    /// was filled, or webhooks were left out). What a pacing change meanwhile
+    /// refuses is given back at once.
     async fn claim(self: &Arc<Self>) -> Result<(usize, bool), shophook_store::StoreError> {
         let free = self.slots.available_permits().min(self.cfg.batch as usize);
         if free == 0 {
             return Ok((0, true));
         }
         let now = self.clock.now();
-        let skip_webhooks = self.saturated();
+        let (skip_webhooks, busy_webhooks) = self.rooms();
         let skipped = !skip_webhooks.is_empty();
-        let claimed = self
-            .store
-            .claim_due(Claim {
-                node: self.node.clone(),
-                now,
-                lease_until: lease_end(now, self.cfg.lease),
-                limit: free as u32,
-                skip_webhooks,
-            })
-            .await?;
-        let full = claimed.len() == free;
+        let request = Claim {
+            node: self.node.clone(),
+            now,
+            lease_until: lease_end(now, self.cfg.lease),
+            limit: free as u32,
+            skip_webhooks,
+            per_webhook: self.cfg.webhook_concurrency as u32,
+            busy_webhooks,
+        };
+        let claimed = self.store.claim_due(request.clone()).await?;
+        let mut per_hook: HashMap<&str, u32> = HashMap::new();
+        for d in &claimed {
+            *per_hook.entry(d.webhook.id.as_str()).or_insert(0) += 1;
+        }
+        let room_filled = per_hook.iter().any(|(w, n)| *n >= request.room(w));
+        drop(per_hook);
+        let full = claimed.len() == free || room_filled;
         let n = claimed.len();
         let give_back = self.start(claimed);
         let started = n - give_back.len();
@@ -302,7 +322,7 @@ impl Worker {
                 }
             };
             self.work_waiting.store(left_behind, Ordering::Relaxed);
-            if left_behind && self.slots.available_permits() > 0 && self.saturated().is_empty() {
+            if left_behind && self.slots.available_permits() > 0 && !self.saturated() {
                 continue; // a full batch and room for more
             }
             let wait = self.until_next_due().await;

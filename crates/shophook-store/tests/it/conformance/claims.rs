@@ -121,6 +121,41 @@ pub async fn claim_respects_limit_order_and_skip_webhooks(store: Backend) {
     );
 }
 
+pub async fn claim_takes_each_webhook_within_its_room(store: Backend) {
+    given_account(&*store, "acme", "Acme").await;
+    let busy = given_webhook(&*store, "acme", json!({})).await;
+    let other = given_webhook_at(&*store, "acme", json!({}), t(1)).await;
+    for i in 0..6 {
+        deliveries_of(&*store, order_created("acme", &i.to_string(), t(i))).await;
+    }
+    let rooms = Claim {
+        per_webhook: 3,
+        busy_webhooks: vec![(busy.id.clone(), 2)],
+        ..claim("node-a", t(10), 100)
+    };
+    let claimed = store.claim_due(rooms).await.unwrap();
+    let of = |hook: &str| claimed.iter().filter(|c| c.webhook.id == hook).count();
+    assert_eq!(
+        (of(&busy.id), of(&other.id)),
+        (2, 3),
+        "a busy webhook gets its free slots, the others the per-webhook cap"
+    );
+    let earliest: Vec<Timestamp> = claimed.iter().map(|c| c.event.event.created_at).collect();
+    assert!(
+        earliest.iter().all(|at| *at <= t(2)),
+        "each webhook's earliest due first: {earliest:?}"
+    );
+    // A webhook with a million waiting does not hide the others: the rest of both
+    // come in the next claims, and nothing twice.
+    let rest = claim_ids(&*store, claim("node-a", t(10), 100)).await;
+    assert_eq!(rest.len(), 12 - 5);
+    let limited = Claim {
+        per_webhook: 1,
+        ..claim("node-a", t(10), 100)
+    };
+    assert!(store.claim_due(limited).await.unwrap().is_empty());
+}
+
 pub async fn a_claim_lasts_until_its_lease_ends(store: Backend) {
     given_account(&*store, "acme", "Acme").await;
     given_webhook(&*store, "acme", json!({})).await;

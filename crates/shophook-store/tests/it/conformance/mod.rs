@@ -173,6 +173,8 @@ pub fn claim(node: &str, now: Timestamp, limit: u32) -> Claim {
             .expect("in range"),
         limit,
         skip_webhooks: Vec::new(),
+        per_webhook: 0,
+        busy_webhooks: Vec::new(),
     }
 }
 
