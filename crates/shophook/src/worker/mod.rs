@@ -17,6 +17,7 @@ mod deliver;
 pub mod guard;
 pub mod health;
 pub mod pacing;
+mod recorder;
 pub mod send;
 
 use std::collections::HashMap;
@@ -62,6 +63,8 @@ pub struct Worker {
     slots: Arc<Semaphore>,
     per_webhook: Arc<Mutex<HashMap<String, usize>>>,
     pacing: pacing::Pacing,
+    /// Records outcomes in groups.
+    recorder: recorder::Recorder,
     /// Every delivery task, dispatched or claimed.
     tasks: TaskTracker,
     /// Cancelled when the shutdown grace period is over: sends still running stop.
@@ -111,6 +114,7 @@ impl Worker {
         cfg: WorkerConfig,
     ) -> Worker {
         let slots = Arc::new(Semaphore::new(cfg.concurrency));
+        let recorder = recorder::Recorder::start(store.clone());
         Worker {
             store,
             sender,
@@ -121,6 +125,7 @@ impl Worker {
             slots,
             per_webhook: Arc::new(Mutex::new(HashMap::new())),
             pacing: pacing::Pacing::default(),
+            recorder,
             tasks: TaskTracker::new(),
             abort: CancellationToken::new(),
             freed: Notify::new(),
