@@ -2,18 +2,22 @@
 //! in one store call (one transaction), not one each.
 //!
 //! One task takes the first waiting outcome and every other one waiting behind it
-//! (up to [`MAX_BATCH`]) and records them together; while that call runs, the next
-//! batch gathers. Alone, an outcome is recorded at once, so an idle worker adds no
-//! delay. If a batch fails, each of its outcomes is recorded alone, so one bad
+//! (up to [`MAX_BATCH`]) and records them together, with up to [`IN_FLIGHT`] such
+//! calls at once (PostgreSQL runs them on separate connections; SQLite's writer
+//! commits them together); while those run, the next batch gathers. Alone, an
+//! outcome is recorded at once, so an idle worker adds no delay. If a batch fails, each of its outcomes is recorded alone, so one bad
 //! update (a delivery deleted meanwhile) fails only its own caller.
 
 use std::sync::Arc;
 
 use shophook_store::{DeliveryUpdate, Store, StoreError};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Semaphore, mpsc, oneshot};
 
 /// Most outcomes recorded in one call.
 pub const MAX_BATCH: usize = 256;
+
+/// Most record calls running at once.
+pub const IN_FLIGHT: usize = 4;
 
 type Pending = (DeliveryUpdate, oneshot::Sender<Result<(), StoreError>>);
 
@@ -43,27 +47,44 @@ impl Recorder {
 }
 
 async fn run(store: Arc<dyn Store>, mut rx: mpsc::UnboundedReceiver<Pending>) {
-    let mut batch: Vec<Pending> = Vec::with_capacity(MAX_BATCH);
-    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        if batch.len() == 1 {
-            let (update, reply) = batch.pop().expect("one outcome");
-            let _ = reply.send(store.record(vec![update]).await);
-            continue;
+    let calls = Arc::new(Semaphore::new(IN_FLIGHT));
+    loop {
+        // A free call first, then the batch: while every call is busy, outcomes
+        // gather into the next batch.
+        let Ok(permit) = calls.clone().acquire_owned().await else {
+            return;
+        };
+        let mut batch: Vec<Pending> = Vec::with_capacity(MAX_BATCH);
+        if rx.recv_many(&mut batch, MAX_BATCH).await == 0 {
+            return;
         }
-        let (updates, replies): (Vec<DeliveryUpdate>, Vec<_>) = batch.drain(..).unzip();
-        // Kept to record one by one should the batch fail.
-        let copies = updates.clone();
-        match store.record(updates).await {
-            Ok(()) => {
-                for reply in replies {
-                    let _ = reply.send(Ok(()));
-                }
+        let store = store.clone();
+        tokio::spawn(async move {
+            record(&*store, batch).await;
+            drop(permit);
+        });
+    }
+}
+
+async fn record(store: &dyn Store, mut batch: Vec<Pending>) {
+    if batch.len() == 1 {
+        let (update, reply) = batch.pop().expect("one outcome");
+        let _ = reply.send(store.record(vec![update]).await);
+        return;
+    }
+    let (updates, replies): (Vec<DeliveryUpdate>, Vec<_>) = batch.into_iter().unzip();
+    // Kept to record one by one should the batch fail.
+    let copies = updates.clone();
+    match store.record(updates).await {
+        Ok(()) => {
+            for reply in replies {
+                let _ = reply.send(Ok(()));
             }
-            Err(e) => {
-                tracing::debug!(error = %e, outcomes = copies.len(), "a batch of outcomes failed; recording them one by one");
-                for (update, reply) in copies.into_iter().zip(replies) {
-                    let _ = reply.send(store.record(vec![update]).await);
-                }
+        }
+        Err(e) => {
+            tracing::debug!(error = %e, outcomes = copies.len(), "a batch of outcomes failed; recording them one by one");
+            for (update, reply) in copies.into_iter().zip(replies) {
+                let _ = reply.send(store.record(vec![update]).await);
             }
         }
     }
