@@ -40,6 +40,8 @@ pub struct AppState {
     pub sender: Arc<Sender>,
     /// This node's delivery worker (ingests hand it what is due at once).
     pub worker: Arc<Worker>,
+    /// API event ingests, stored in groups.
+    pub ingester: crate::batch::Ingester,
     /// This node's id (claims).
     pub node: String,
     /// Claim lease.
@@ -138,6 +140,7 @@ impl App {
             .with_context(|| format!("cannot listen on {}", args.listen))?;
         let addr = listener.local_addr()?;
         let state = Arc::new(AppState {
+            ingester: crate::batch::ingester(store.clone()),
             store,
             clock,
             admin_hash,

@@ -184,17 +184,18 @@ async fn create(
     let key = idempotency_key(&headers)?;
     let event = validate(input, &account.id, s.clock.now())?;
     let envelope: Arc<str> = json_envelope(&event).into();
+    // Stored together with the other events arriving now (one transaction).
     let outcome = s
-        .store
-        .ingest(vec![NewEvent {
+        .ingester
+        .call(NewEvent {
             event,
             envelope,
             idempotency_key: key,
             target: Target::Matching,
             dispatch: s.worker.dispatch_claim(),
-        }])
+        })
         .await?;
-    match outcome.into_iter().next() {
+    match Some(outcome) {
         Some(IngestOutcome::Stored {
             event_id,
             deliveries,

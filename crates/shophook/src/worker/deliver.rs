@@ -38,7 +38,7 @@ impl Worker {
                 .attempt
                 .as_ref()
                 .map(|a| a.response.as_ref().map(|r| r.status));
-            if let Err(e) = self.recorder.record(update).await {
+            if let Err(e) = self.recorder.call(update).await {
                 // Not recorded: the claim's lease runs out and the delivery is sent
                 // again — a duplicate at worst, never a loss.
                 tracing::error!(error = %e, "could not record the outcome; the delivery will be retried after its lease");

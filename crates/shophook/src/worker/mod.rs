@@ -17,7 +17,6 @@ mod deliver;
 pub mod guard;
 pub mod health;
 pub mod pacing;
-mod recorder;
 pub mod send;
 
 use std::collections::HashMap;
@@ -64,7 +63,7 @@ pub struct Worker {
     per_webhook: Arc<Mutex<HashMap<String, usize>>>,
     pacing: pacing::Pacing,
     /// Records outcomes in groups.
-    recorder: recorder::Recorder,
+    recorder: crate::batch::Recorder,
     /// Every delivery task, dispatched or claimed.
     tasks: TaskTracker,
     /// Cancelled when the shutdown grace period is over: sends still running stop.
@@ -114,7 +113,7 @@ impl Worker {
         cfg: WorkerConfig,
     ) -> Worker {
         let slots = Arc::new(Semaphore::new(cfg.concurrency));
-        let recorder = recorder::Recorder::start(store.clone());
+        let recorder = crate::batch::recorder(store.clone());
         Worker {
             store,
             sender,
