@@ -19,7 +19,7 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 pub const MAX_BATCH: usize = 256;
 
 /// Most calls running at once.
-pub const IN_FLIGHT: usize = 4;
+pub const IN_FLIGHT: usize = 2;
 
 /// The call: one result per item, in order.
 type Call<I, O> =

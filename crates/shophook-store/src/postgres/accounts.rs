@@ -3,7 +3,7 @@
 use jiff::Timestamp;
 use shophook_core::account::Account;
 
-use super::{R, Tx, corrupt, ms};
+use super::{R, Tx, corrupt, locks, ms};
 use crate::{NewKey, StoreError};
 
 pub async fn setting(t: &mut Tx, key: &str) -> R<Option<String>> {
@@ -68,15 +68,15 @@ pub async fn get(t: &mut Tx, id: &str) -> R<Option<Account>> {
     doc.map(|d| parse(&d)).transpose()
 }
 
-/// The account, for a write that adds to it (events, deliveries): key-share
-/// locked, so another node cannot delete it before this transaction ends and
+/// The account, for a write that adds to it (events, deliveries): its lock taken
+/// shared, so another node cannot delete it before this transaction ends and
 /// leave what it adds behind.
 pub async fn get_for_write(t: &mut Tx, id: &str) -> R<Option<Account>> {
-    let doc: Option<String> =
-        sqlx::query_scalar("SELECT doc FROM accounts WHERE id = $1 FOR KEY SHARE")
-            .bind(id)
-            .fetch_optional(t.conn())
-            .await?;
+    locks::account_shared(t, id).await?;
+    let doc: Option<String> = sqlx::query_scalar("SELECT doc FROM accounts WHERE id = $1")
+        .bind(id)
+        .fetch_optional(t.conn())
+        .await?;
     doc.map(|d| parse(&d)).transpose()
 }
 
@@ -95,8 +95,9 @@ pub async fn update(t: &mut Tx, account: Account, now: Timestamp) -> R<Account> 
 }
 
 pub async fn delete(t: &mut Tx, id: &str) -> R<bool> {
-    // Waits for ingests in flight on other nodes (they key-share lock the account),
-    // and keeps new ones out until the account is gone.
+    // Waits for ingests in flight on other nodes (they hold the account's lock
+    // shared), and keeps new ones out until the account is gone.
+    locks::account_exclusive(t, id).await?;
     sqlx::query("SELECT 1 FROM accounts WHERE id = $1 FOR UPDATE")
         .bind(id)
         .execute(t.conn())

@@ -7,9 +7,14 @@
 //! - `snapshot`: one resource's snapshot writes, so two nodes cannot both derive
 //!   `order.created` for the same order.
 //! - `idempotency`: one account's idempotency key, so a key is answered once.
+//! - `account`: taken shared by every write that adds to an account (ingest,
+//!   snapshots) and exclusively by its deletion, which so waits for those in flight
+//!   and keeps new ones out. A shared row lock (`FOR KEY SHARE`) would do the same,
+//!   but concurrent sharers of one row make PostgreSQL write a new multixact for
+//!   it each time.
 //!
 //! A transaction takes all the keys it needs at once, sorted, and snapshot keys
-//! before any other (see `snapshots::put`): every transaction acquires in the same
+//! before any other (see `snapshots::put`), then its accounts', then the rest: every transaction acquires in the same
 //! global order, so these locks never deadlock. They are released at commit.
 
 use super::{R, Tx};
@@ -47,6 +52,29 @@ pub fn subject(webhook: &str, subject: &str) -> Key {
 /// One idempotency key of an account.
 pub fn idempotency(account: &str, idempotency_key: &str) -> Key {
     key(3, &[account, idempotency_key])
+}
+
+/// Writes to one account (see the module docs).
+fn account(id: &str) -> Key {
+    key(4, &[id])
+}
+
+/// Takes the account's lock shared, for the rest of the transaction.
+pub async fn account_shared(t: &mut Tx, id: &str) -> R<()> {
+    sqlx::query("SELECT pg_advisory_xact_lock_shared($1)")
+        .bind(account(id).0)
+        .execute(t.conn())
+        .await?;
+    Ok(())
+}
+
+/// Takes the account's lock exclusively (deletion), for the rest of the transaction.
+pub async fn account_exclusive(t: &mut Tx, id: &str) -> R<()> {
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(account(id).0)
+        .execute(t.conn())
+        .await?;
+    Ok(())
 }
 
 /// Takes `keys` (sorted, without repeats) for the rest of the transaction.

@@ -164,6 +164,7 @@ macro_rules! conformance_suite {
             ingest_starts_deliveries_in_their_initial_state,
             ingest_repeated_idempotency_key_replays_the_first_outcome,
             ingest_for_a_missing_account_stores_nothing,
+            deleting_an_account_during_ingests_leaves_nothing_behind,
             ingest_to_one_webhook_claims_it_for_the_caller,
             ingest_with_dispatch_claims_the_due_deliveries,
             work_signal_wakes_a_waiting_worker_after_ingest,

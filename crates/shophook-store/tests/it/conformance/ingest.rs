@@ -561,3 +561,34 @@ async fn record_claimed(
         .await
         .expect("recording");
 }
+
+pub async fn deleting_an_account_during_ingests_leaves_nothing_behind(store: Backend) {
+    given_account(&*store, "acme", "Acme").await;
+    given_webhook(&*store, "acme", json!({})).await;
+    let mut ingests = tokio::task::JoinSet::new();
+    for i in 0..40 {
+        let store = store.clone();
+        ingests.spawn(async move {
+            store
+                .ingest(vec![order_created("acme", &i.to_string(), t(i))])
+                .await
+        });
+    }
+    tokio::task::yield_now().await;
+    assert!(store.delete_account("acme").await.unwrap());
+    while let Some(done) = ingests.join_next().await {
+        // Each ingest ran before the deletion (and was deleted with the account)
+        // or after it (and found no account); none failed.
+        done.unwrap()
+            .expect("an ingest racing a deletion does not fail");
+    }
+    let left = store
+        .list_deliveries("acme", DeliveryFilter::default())
+        .await
+        .unwrap();
+    assert!(
+        left.is_empty(),
+        "an ingest racing the deletion left {} deliveries behind",
+        left.len()
+    );
+}
