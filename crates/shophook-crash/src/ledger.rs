@@ -134,7 +134,11 @@ impl Ledger {
     /// How many deliveries are owed and not (yet) taken.
     pub fn outstanding(&self) -> usize {
         #[cfg(test)]
-        assert_eq!(self.outstanding, self.missing().count(), "the running count");
+        assert_eq!(
+            self.outstanding,
+            self.missing().count(),
+            "the running count"
+        );
         self.outstanding
     }
 

@@ -8,6 +8,7 @@
 
 mod model;
 pub mod postgres;
+mod queue;
 pub mod sealed;
 pub mod sqlite;
 

@@ -9,6 +9,7 @@ use shophook_core::account::Account;
 use shophook_core::plan::DeliveryStatus;
 
 use super::{R, Tx, accounts, corrupt, count, events, from_ms, locks, ms, snapshots, webhooks};
+use crate::queue::{Candidates, due_webhooks};
 use crate::{
     Attempt, Claim, ClaimedDelivery, DeliveryUpdate, NextState, StoreError, StoredWebhook,
 };
@@ -59,21 +60,10 @@ pub async fn claim(t: &mut Tx, claim: Claim) -> R<Vec<ClaimedDelivery>> {
         return Ok(Vec::new());
     }
     let now = ms(claim.now);
-    let mut hooks: Vec<(String, i64)> = waiting_webhooks(t)
-        .await?
-        .into_iter()
-        .filter_map(|(hook, due)| due.filter(|d| *d <= now).map(|d| (hook, d)))
-        .collect();
-    hooks.sort_by_key(|(_, due)| *due);
-    let limit = claim.limit as usize;
-    let mut candidates: Vec<(i64, String)> = Vec::new();
-    for (hook, head) in hooks {
-        if candidates.len() >= limit {
-            candidates.sort();
-            candidates.truncate(limit);
-            if head > candidates[limit - 1].0 {
-                break;
-            }
+    let mut candidates: Candidates<()> = Candidates::new(claim.limit as usize);
+    for (hook, head) in due_webhooks(waiting_webhooks(t).await?, now) {
+        if !candidates.wants(head) {
+            break;
         }
         let room = claim.room(&hook);
         if room == 0 {
@@ -90,11 +80,15 @@ pub async fn claim(t: &mut Tx, claim: Claim) -> R<Vec<ClaimedDelivery>> {
         .bind(i64::from(room))
         .fetch_all(t.conn())
         .await?;
-        candidates.extend(found);
+        for (due, id) in found {
+            candidates.push(due, id, ());
+        }
     }
-    candidates.sort();
-    candidates.truncate(limit);
-    let ids: Vec<String> = candidates.into_iter().map(|(_, id)| id).collect();
+    let ids: Vec<String> = candidates
+        .into_sorted()
+        .into_iter()
+        .map(|(id, ())| id)
+        .collect();
     // Rows another node is claiming right now are skipped, not waited for (and
     // rows it claimed since they were read no longer match); the claimed ones
     // are due again at the lease end unless recorded before.

@@ -10,19 +10,8 @@ use shophook_core::plan::{self, DeliveryStatus};
 
 use super::webhooks::{self, Entry};
 use super::{R, Tx, accounts, corrupt, from_ms, locks, ms};
-use crate::{
-    ClaimedDelivery, Dispatched, IngestOutcome, NewEvent, StoredEvent, StoredWebhook, Target,
-};
-
-/// One delivery to insert.
-struct Planned<'a> {
-    hook: &'a Arc<StoredWebhook>,
-    status: DeliveryStatus,
-    due_at: Option<i64>,
-    held: bool,
-    claimed_by: Option<&'a str>,
-    part: Option<u32>,
-}
+use crate::queue::{Planned, claim_for_dispatch};
+use crate::{Dispatched, IngestOutcome, NewEvent, StoredEvent, Target};
 
 /// An account and its webhooks, as this transaction sees them.
 type Loaded = HashMap<String, Option<(Account, Vec<Entry>)>>;
@@ -158,20 +147,7 @@ async fn ingest_one(
         }
     }
     // Due at once and `dispatch` asked: claimed for the caller in this transaction.
-    let mut dispatched = Vec::new();
-    if let Some(d) = &new.dispatch {
-        for (i, p) in planned.iter_mut().enumerate() {
-            if p.status == DeliveryStatus::Pending
-                && !p.held
-                && p.claimed_by.is_none()
-                && p.due_at.is_some()
-            {
-                p.claimed_by = Some(&d.node);
-                p.due_at = Some(ms(d.lease_until));
-                dispatched.push(i);
-            }
-        }
-    }
+    let dispatched = claim_for_dispatch(&mut planned, new.dispatch.as_ref());
     sqlx::query("INSERT INTO events (id, account_id, type, subject, created_at, envelope) VALUES ($1, $2, $3, $4, $5, $6)")
         .bind(&event.id)
         .bind(&event.account)
@@ -221,30 +197,17 @@ async fn ingest_one(
             .execute(t.conn())
             .await?;
     }
-    let dispatched = match (&new.dispatch, dispatched.is_empty()) {
-        (Some(d), false) => {
-            let stored = Arc::new(StoredEvent {
-                event: new.event.clone(),
-                envelope: new.envelope.clone(),
-            });
+    let dispatched = match &new.dispatch {
+        Some(d) => crate::queue::dispatched(
+            &new,
+            account,
+            d.lease_until,
             dispatched
                 .into_iter()
-                .map(|i| ClaimedDelivery {
-                    id: ids[i].clone(),
-                    status: DeliveryStatus::Pending,
-                    attempts: 0,
-                    succeeded_before: false,
-                    account_name: account.name.clone(),
-                    account_timezone: account.timezone.clone(),
-                    part: planned[i].part,
-                    webhook: planned[i].hook.clone(),
-                    event: stored.clone(),
-                    latest: None,
-                    lease_until: d.lease_until,
-                })
-                .collect()
-        }
-        _ => Vec::new(),
+                .map(|i| (ids[i].clone(), planned[i].part, planned[i].hook.clone()))
+                .collect(),
+        ),
+        None => Vec::new(),
     };
     Ok(IngestOutcome::Stored {
         event_id: new.event.id.clone(),

@@ -9,6 +9,7 @@ use shophook_core::plan::DeliveryStatus;
 
 use super::writer::WriteCtx;
 use super::{accounts, corrupt, events, from_ms, ms, webhooks};
+use crate::queue::{Candidates, due_webhooks};
 use crate::{
     Attempt, Claim, ClaimedDelivery, Delivery, DeliveryDetail, DeliveryFilter, DeliveryUpdate,
     NextState, Result, StoreError, StoredEvent,
@@ -58,13 +59,7 @@ pub fn claim(w: &mut WriteCtx<'_>, claim: Claim) -> Result<Vec<ClaimedDelivery>>
         return Ok(Vec::new());
     }
     let now = ms(claim.now);
-    let mut hooks: Vec<(String, i64)> = waiting_webhooks(w.conn)?
-        .into_iter()
-        .filter_map(|(hook, due)| due.filter(|d| *d <= now).map(|d| (hook, d)))
-        .collect();
-    hooks.sort_by_key(|(_, due)| *due);
-    let limit = claim.limit as usize;
-    let mut candidates: Vec<(i64, ClaimRow)> = Vec::new();
+    let mut candidates: Candidates<ClaimRow> = Candidates::new(claim.limit as usize);
     let mut stmt = w.conn.prepare_cached(&format!(
         "SELECT due_at, id, account_id, webhook_id, event_id, status, attempts, part,
                 attempts > 0 AND last_error IS NULL
@@ -72,13 +67,9 @@ pub fn claim(w: &mut WriteCtx<'_>, claim: Claim) -> Result<Vec<ClaimedDelivery>>
          WHERE held = 0 AND status IN {WAITING} AND webhook_id = ?1 AND due_at <= ?2
          ORDER BY due_at LIMIT ?3"
     ))?;
-    for (hook, head) in hooks {
-        if candidates.len() >= limit {
-            candidates.sort_by(|a, b| (a.0, &a.1.0).cmp(&(b.0, &b.1.0)));
-            candidates.truncate(limit);
-            if head > candidates[limit - 1].0 {
-                break;
-            }
+    for (hook, head) in due_webhooks(waiting_webhooks(w.conn)?, now) {
+        if !candidates.wants(head) {
+            break;
         }
         let room = claim.room(&hook);
         if room == 0 {
@@ -86,7 +77,7 @@ pub fn claim(w: &mut WriteCtx<'_>, claim: Claim) -> Result<Vec<ClaimedDelivery>>
         }
         let found = stmt.query_map(params![hook, now, room], |r| {
             Ok((
-                r.get(0)?,
+                r.get::<_, i64>(0)?,
                 (
                     r.get(1)?,
                     r.get(2)?,
@@ -100,13 +91,16 @@ pub fn claim(w: &mut WriteCtx<'_>, claim: Claim) -> Result<Vec<ClaimedDelivery>>
             ))
         })?;
         for row in found {
-            candidates.push(row?);
+            let (due, row): (i64, ClaimRow) = row?;
+            candidates.push(due, row.0.clone(), row);
         }
     }
     drop(stmt);
-    candidates.sort_by(|a, b| (a.0, &a.1.0).cmp(&(b.0, &b.1.0)));
-    candidates.truncate(limit);
-    let rows: Vec<ClaimRow> = candidates.into_iter().map(|(_, row)| row).collect();
+    let rows: Vec<ClaimRow> = candidates
+        .into_sorted()
+        .into_iter()
+        .map(|(_, row)| row)
+        .collect();
     let mut out = Vec::with_capacity(rows.len());
     let mut events_seen: HashMap<String, Arc<StoredEvent>> = HashMap::new();
     for (id, account_id, webhook_id, event_id, status, attempts, part, succeeded_before) in rows {

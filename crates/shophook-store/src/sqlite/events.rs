@@ -9,10 +9,8 @@ use shophook_core::plan::{self, DeliveryStatus};
 
 use super::writer::WriteCtx;
 use super::{accounts, corrupt, from_ms, ms, webhooks};
-use crate::{
-    ClaimedDelivery, Dispatched, IngestOutcome, NewEvent, Result, StoredEvent, StoredWebhook,
-    Target,
-};
+use crate::queue::{Planned, claim_for_dispatch};
+use crate::{Dispatched, IngestOutcome, NewEvent, Result, StoredEvent, Target};
 
 /// A new delivery id: `dlv_` + ULID from the writer's monotonic generator, so ids
 /// sort in the order deliveries were stored, also within one millisecond (history
@@ -23,16 +21,6 @@ pub fn delivery_id(ids: &mut ulid::Generator) -> String {
         "dlv_{}",
         ids.generate().unwrap_or_else(|_| ulid::Ulid::new())
     )
-}
-
-/// One delivery to insert.
-struct Planned<'a> {
-    hook: &'a Arc<StoredWebhook>,
-    status: DeliveryStatus,
-    due_at: Option<i64>,
-    held: bool,
-    claimed_by: Option<&'a str>,
-    part: Option<u32>,
 }
 
 pub fn ingest(w: &mut WriteCtx<'_>, events: Vec<NewEvent>) -> Result<Vec<IngestOutcome>> {
@@ -127,20 +115,7 @@ pub(crate) fn ingest_one(w: &mut WriteCtx<'_>, new: NewEvent) -> Result<IngestOu
         }
     }
     // Due at once and `dispatch` asked: claimed for the caller in this transaction.
-    let mut dispatched = Vec::new();
-    if let Some(d) = &new.dispatch {
-        for (i, p) in planned.iter_mut().enumerate() {
-            if p.status == DeliveryStatus::Pending
-                && !p.held
-                && p.claimed_by.is_none()
-                && p.due_at.is_some()
-            {
-                p.claimed_by = Some(&d.node);
-                p.due_at = Some(ms(d.lease_until));
-                dispatched.push(i);
-            }
-        }
-    }
+    let dispatched = claim_for_dispatch(&mut planned, new.dispatch.as_ref());
     w.conn
         .prepare_cached("INSERT INTO events (id, account_id, type, subject, created_at, envelope) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?
         .execute(params![event.id, event.account, event.event_type.as_str(), event.subject, ms(now), &*new.envelope])?;
@@ -181,30 +156,17 @@ pub(crate) fn ingest_one(w: &mut WriteCtx<'_>, new: NewEvent) -> Result<IngestOu
             .prepare_cached("INSERT INTO idempotency_keys (account_id, key, event_id, deliveries, created_at) VALUES (?1, ?2, ?3, ?4, ?5)")?
             .execute(params![event.account, key, event.id, ids.len() as i64, ms(now)])?;
     }
-    let dispatched = match (&new.dispatch, dispatched.is_empty()) {
-        (Some(d), false) => {
-            let stored = Arc::new(StoredEvent {
-                event: new.event.clone(),
-                envelope: new.envelope.clone(),
-            });
+    let dispatched = match &new.dispatch {
+        Some(d) => crate::queue::dispatched(
+            &new,
+            &account,
+            d.lease_until,
             dispatched
                 .into_iter()
-                .map(|i| ClaimedDelivery {
-                    id: ids[i].clone(),
-                    status: DeliveryStatus::Pending,
-                    attempts: 0,
-                    succeeded_before: false,
-                    account_name: account.name.clone(),
-                    account_timezone: account.timezone.clone(),
-                    part: planned[i].part,
-                    webhook: planned[i].hook.clone(),
-                    event: stored.clone(),
-                    latest: None,
-                    lease_until: d.lease_until,
-                })
-                .collect()
-        }
-        _ => Vec::new(),
+                .map(|i| (ids[i].clone(), planned[i].part, planned[i].hook.clone()))
+                .collect(),
+        ),
+        None => Vec::new(),
     };
     Ok(IngestOutcome::Stored {
         event_id: new.event.id.clone(),

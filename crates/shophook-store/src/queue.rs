@@ -1,0 +1,174 @@
+//! What both backends decide the same way about the queue, without SQL: which
+//! webhooks a claim reads and in what order, how their candidates merge, and the
+//! deliveries an ingest hands to its worker.
+
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use shophook_core::account::Account;
+use shophook_core::plan::DeliveryStatus;
+
+use crate::{ClaimedDelivery, Dispatch, NewEvent, StoredEvent, StoredWebhook};
+
+/// One delivery an ingest is about to insert.
+pub(crate) struct Planned<'a> {
+    pub hook: &'a Arc<StoredWebhook>,
+    pub status: DeliveryStatus,
+    pub due_at: Option<i64>,
+    pub held: bool,
+    pub claimed_by: Option<&'a str>,
+    pub part: Option<u32>,
+}
+
+/// Claims for `dispatch` (when asked) the planned deliveries due at once, so they
+/// are inserted claimed by the caller's node; returns their positions.
+pub(crate) fn claim_for_dispatch<'a>(
+    planned: &mut [Planned<'a>],
+    dispatch: Option<&'a Dispatch>,
+) -> Vec<usize> {
+    let Some(d) = dispatch else {
+        return Vec::new();
+    };
+    let mut claimed = Vec::new();
+    for (i, p) in planned.iter_mut().enumerate() {
+        if p.status == DeliveryStatus::Pending
+            && !p.held
+            && p.claimed_by.is_none()
+            && p.due_at.is_some()
+        {
+            p.claimed_by = Some(&d.node);
+            p.due_at = Some(d.lease_until.as_millisecond());
+            claimed.push(i);
+        }
+    }
+    claimed
+}
+
+/// The webhooks with a delivery due at `now` (ms), the one whose earliest is due
+/// longest first. `waiting` is each webhook with waiting deliveries and its
+/// earliest due time (`None`: only `ordered` ones waiting for a predecessor).
+pub(crate) fn due_webhooks(waiting: Vec<(String, Option<i64>)>, now: i64) -> Vec<(String, i64)> {
+    let mut hooks: Vec<(String, i64)> = waiting
+        .into_iter()
+        .filter_map(|(hook, due)| due.filter(|d| *d <= now).map(|d| (hook, d)))
+        .collect();
+    hooks.sort_by_key(|(_, due)| *due);
+    hooks
+}
+
+/// Claim candidates from several webhooks, merged by (due time, id), at most
+/// `limit` of them.
+pub(crate) struct Candidates<T> {
+    limit: usize,
+    items: Vec<(i64, String, T)>,
+}
+
+impl<T> Candidates<T> {
+    pub fn new(limit: usize) -> Candidates<T> {
+        Candidates {
+            limit,
+            items: Vec::new(),
+        }
+    }
+
+    fn settle(&mut self) {
+        self.items.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+        self.items.truncate(self.limit);
+    }
+
+    /// Whether a webhook whose earliest delivery is due at `head` could still
+    /// place one among the `limit` earliest. Webhooks come earliest head first, so
+    /// once this is false it is false for every later one.
+    pub fn wants(&mut self, head: i64) -> bool {
+        if self.items.len() < self.limit {
+            return true;
+        }
+        self.settle();
+        self.items.last().is_some_and(|last| head <= last.0)
+    }
+
+    pub fn push(&mut self, due: i64, id: String, extra: T) {
+        self.items.push((due, id, extra));
+    }
+
+    /// The `limit` earliest, in (due time, id) order.
+    pub fn into_sorted(mut self) -> Vec<(String, T)> {
+        self.settle();
+        self.items
+            .into_iter()
+            .map(|(_, id, extra)| (id, extra))
+            .collect()
+    }
+}
+
+/// The deliveries an ingest claimed for its caller's worker (`NewEvent.dispatch`),
+/// ready to send: `(delivery id, part, webhook)` each.
+pub(crate) fn dispatched(
+    new: &NewEvent,
+    account: &Account,
+    lease_until: Timestamp,
+    picked: Vec<(String, Option<u32>, Arc<StoredWebhook>)>,
+) -> Vec<ClaimedDelivery> {
+    if picked.is_empty() {
+        return Vec::new();
+    }
+    let event = Arc::new(StoredEvent {
+        event: new.event.clone(),
+        envelope: new.envelope.clone(),
+    });
+    picked
+        .into_iter()
+        .map(|(id, part, webhook)| ClaimedDelivery {
+            id,
+            status: DeliveryStatus::Pending,
+            attempts: 0,
+            succeeded_before: false,
+            account_name: account.name.clone(),
+            account_timezone: account.timezone.clone(),
+            part,
+            webhook,
+            event: event.clone(),
+            latest: None,
+            lease_until,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn due_webhooks_are_the_due_ones_earliest_first() {
+        let waiting = vec![
+            ("late".to_string(), Some(30)),
+            ("ordered-only".to_string(), None),
+            ("future".to_string(), Some(100)),
+            ("early".to_string(), Some(10)),
+        ];
+        assert_eq!(
+            due_webhooks(waiting, 50),
+            vec![("early".to_string(), 10), ("late".to_string(), 30)]
+        );
+    }
+
+    #[test]
+    fn candidates_keep_the_earliest_and_say_when_a_webhook_cannot_place_one() {
+        let mut c = Candidates::new(3);
+        assert!(c.wants(10));
+        c.push(10, "b".into(), 'x');
+        c.push(20, "c".into(), 'x');
+        c.push(10, "a".into(), 'y');
+        c.push(30, "d".into(), 'y');
+        assert!(c.wants(20), "20 can still beat the third earliest (20, c)");
+        assert!(!c.wants(21), "21 cannot");
+        assert_eq!(
+            c.into_sorted(),
+            vec![
+                ("a".to_string(), 'y'),
+                ("b".to_string(), 'x'),
+                ("c".to_string(), 'x')
+            ]
+        );
+    }
+}
