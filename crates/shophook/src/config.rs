@@ -69,8 +69,9 @@ pub struct ServeArgs {
     /// Delays between attempts, e.g. `5s,5m,30m,2h,5h,10h,10h` (after the last one a delivery is dead).
     #[arg(long, env = "SHOPHOOK_RETRY_SCHEDULE", default_value = DEFAULT_SCHEDULE, value_parser = RetrySchedule::parse)]
     pub retry_schedule: RetrySchedule,
-    /// Most requests in flight at once, over all webhooks.
-    #[arg(long, env = "SHOPHOOK_CONCURRENCY", default_value_t = 256)]
+    /// Most requests in flight at once, over all webhooks (the open-file limit is
+    /// raised to fit at start-up).
+    #[arg(long, env = "SHOPHOOK_CONCURRENCY", default_value_t = 1024)]
     pub concurrency: usize,
     /// Most requests in flight at once to one webhook.
     #[arg(long, env = "SHOPHOOK_WEBHOOK_CONCURRENCY", default_value_t = 64)]

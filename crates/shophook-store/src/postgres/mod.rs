@@ -51,7 +51,7 @@ impl PgOptions {
     /// A pool sized for a node that keeps up to `concurrency` requests in flight:
     /// each finished request is one short transaction, so one connection serves
     /// many requests; a few more are kept for the API. With the default
-    /// concurrency (256) a node opens at most 20 connections, so three nodes stay
+    /// concurrency (1024) a node opens at most 20 connections, so three nodes stay
     /// well inside PostgreSQL's default `max_connections` (100).
     pub fn for_concurrency(concurrency: usize) -> PgOptions {
         let workers = u32::try_from(concurrency / 16)
@@ -67,7 +67,7 @@ impl PgOptions {
 
 impl Default for PgOptions {
     fn default() -> Self {
-        PgOptions::for_concurrency(256)
+        PgOptions::for_concurrency(1024)
     }
 }
 

@@ -80,7 +80,27 @@ fn init_logs(format: LogFormat) {
     };
 }
 
+/// Open files a node needs beyond its delivery connections: API connections,
+/// database files, the PostgreSQL pool.
+const SPARE_FILES: u64 = 512;
+
+/// Raises the soft limit of open files towards what `concurrency` delivery
+/// connections need (it is often 1,024 by default, and the hard limit much higher).
+fn raise_open_file_limit(concurrency: usize) {
+    let wanted = concurrency as u64 + SPARE_FILES;
+    match rlimit::increase_nofile_limit(wanted) {
+        Ok(got) if got < wanted => tracing::warn!(
+            limit = got,
+            wanted,
+            "the open-file limit is below what --concurrency needs; deliveries may fail with \"too many open files\" (raise `ulimit -n` or lower --concurrency)"
+        ),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "could not read or raise the open-file limit"),
+    }
+}
+
 async fn serve(args: crate::config::ServeArgs) -> anyhow::Result<()> {
+    raise_open_file_limit(args.concurrency);
     let database = Database::parse(&args.database)
         .map(|d| d.to_string())
         .unwrap_or_default();
