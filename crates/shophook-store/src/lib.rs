@@ -28,6 +28,37 @@ pub fn notify_webhook_id(account: &str) -> String {
     format!("wh_notify_{account}")
 }
 
+/// A new notification webhook of `account`: `webhook.disabled` as JSON to `url`,
+/// signed with `secret`.
+pub(crate) fn new_notify_webhook(
+    account: &str,
+    url: &str,
+    secret: &str,
+    now: Timestamp,
+) -> Result<StoredWebhook> {
+    let input = shophook_core::webhook::WebhookInput {
+        name: Some("Notifications (notify_url)".into()),
+        url: Some(url.to_string()),
+        events: Some(vec!["webhook.disabled".into()]),
+        ..Default::default()
+    };
+    let (config, _, _) = input
+        .into_new_config()
+        .map_err(|e| StoreError::Corrupt(format!("notify_url: {e}")))?;
+    Ok(StoredWebhook {
+        id: notify_webhook_id(account),
+        account_id: account.to_string(),
+        status: shophook_core::webhook::WebhookStatus::Active,
+        config,
+        secret: secret.to_string(),
+        previous_secret: None,
+        previous_secret_until: None,
+        failing_since: None,
+        created_at: now,
+        updated_at: now,
+    })
+}
+
 /// What can go wrong in a store call.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {

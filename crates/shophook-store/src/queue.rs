@@ -20,6 +20,28 @@ pub(crate) struct Planned<'a> {
     pub part: Option<u32>,
 }
 
+impl<'a> Planned<'a> {
+    /// What `core::plan` says `event` makes for `hook` (`blocked`: an `ordered`
+    /// predecessor is unfinished), not yet claimed by anyone.
+    pub fn for_hook(
+        hook: &'a Arc<StoredWebhook>,
+        event: &shophook_core::event::Event,
+        blocked: bool,
+        now: Timestamp,
+    ) -> impl Iterator<Item = Planned<'a>> + use<'a> {
+        shophook_core::plan::deliveries_for(hook.status, &hook.config, event, blocked, now)
+            .into_iter()
+            .map(move |p| Planned {
+                hook,
+                status: p.status,
+                due_at: p.due_at.map(Timestamp::as_millisecond),
+                held: p.held,
+                claimed_by: None,
+                part: p.part,
+            })
+    }
+}
+
 /// Claims for `dispatch` (when asked) the planned deliveries due at once, so they
 /// are inserted claimed by the caller's node; returns their positions.
 pub(crate) fn claim_for_dispatch<'a>(

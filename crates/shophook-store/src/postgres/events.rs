@@ -99,16 +99,7 @@ async fn ingest_one(
                 }
                 let blocked = hook.config.ordered
                     && has_unfinished(t, &hook.id, event.subject.as_deref()).await?;
-                for p in plan::deliveries_for(hook.status, &hook.config, event, blocked, now) {
-                    planned.push(Planned {
-                        hook,
-                        status: p.status,
-                        due_at: p.due_at.map(ms),
-                        held: p.held,
-                        claimed_by: None,
-                        part: p.part,
-                    });
-                }
+                planned.extend(Planned::for_hook(hook, event, blocked, now));
             }
         }
         Target::Notify { .. } => {
@@ -117,16 +108,7 @@ async fn ingest_one(
                 return Ok(IngestOutcome::NoWebhook);
             };
             let hook = &entry.hook;
-            for p in plan::deliveries_for(hook.status, &hook.config, event, false, now) {
-                planned.push(Planned {
-                    hook,
-                    status: p.status,
-                    due_at: p.due_at.map(ms),
-                    held: p.held,
-                    claimed_by: None,
-                    part: p.part,
-                });
-            }
+            planned.extend(Planned::for_hook(hook, event, false, now));
         }
         Target::Only {
             webhook,

@@ -349,31 +349,7 @@ pub async fn upsert_notify(
         }
         Some(_) => {}
         None => {
-            let input = shophook_core::webhook::WebhookInput {
-                name: Some("Notifications (notify_url)".into()),
-                url: Some(url.to_string()),
-                events: Some(vec!["webhook.disabled".into()]),
-                ..Default::default()
-            };
-            let (config, _, _) = input
-                .into_new_config()
-                .map_err(|e| corrupt("notify_url", e))?;
-            insert(
-                t,
-                &StoredWebhook {
-                    id,
-                    account_id: account.to_string(),
-                    status: WebhookStatus::Active,
-                    config,
-                    secret: secret.to_string(),
-                    previous_secret: None,
-                    previous_secret_until: None,
-                    failing_since: None,
-                    created_at: now,
-                    updated_at: now,
-                },
-            )
-            .await?;
+            insert(t, &crate::new_notify_webhook(account, url, secret, now)?).await?;
         }
     }
     Ok(())

@@ -66,16 +66,7 @@ pub(crate) fn ingest_one(w: &mut WriteCtx<'_>, new: NewEvent) -> Result<IngestOu
                 if plan::reaches(&hook.config, &entry.conditions, event, &ctx) {
                     let blocked = hook.config.ordered
                         && has_unfinished(w.conn, &hook.id, event.subject.as_deref())?;
-                    for p in plan::deliveries_for(hook.status, &hook.config, event, blocked, now) {
-                        planned.push(Planned {
-                            hook,
-                            status: p.status,
-                            due_at: p.due_at.map(ms),
-                            held: p.held,
-                            claimed_by: None,
-                            part: p.part,
-                        });
-                    }
+                    planned.extend(Planned::for_hook(hook, event, blocked, now));
                 }
             }
         }
@@ -85,16 +76,7 @@ pub(crate) fn ingest_one(w: &mut WriteCtx<'_>, new: NewEvent) -> Result<IngestOu
                 return Ok(IngestOutcome::NoWebhook);
             };
             let hook = &entry.hook;
-            for p in plan::deliveries_for(hook.status, &hook.config, event, false, now) {
-                planned.push(Planned {
-                    hook,
-                    status: p.status,
-                    due_at: p.due_at.map(ms),
-                    held: p.held,
-                    claimed_by: None,
-                    part: p.part,
-                });
-            }
+            planned.extend(Planned::for_hook(hook, event, false, now));
         }
         Target::Only {
             webhook,

@@ -208,30 +208,7 @@ pub fn upsert_notify(
         }
         Some(_) => {}
         None => {
-            let input = shophook_core::webhook::WebhookInput {
-                name: Some("Notifications (notify_url)".into()),
-                url: Some(url.to_string()),
-                events: Some(vec!["webhook.disabled".into()]),
-                ..Default::default()
-            };
-            let (config, _, _) = input
-                .into_new_config()
-                .map_err(|e| corrupt("notify_url", e))?;
-            insert(
-                w,
-                &StoredWebhook {
-                    id: id.clone(),
-                    account_id: account.to_string(),
-                    status: WebhookStatus::Active,
-                    config,
-                    secret: secret.to_string(),
-                    previous_secret: None,
-                    previous_secret_until: None,
-                    failing_since: None,
-                    created_at: now,
-                    updated_at: now,
-                },
-            )?;
+            insert(w, &crate::new_notify_webhook(account, url, secret, now)?)?;
         }
     }
     Ok(id)
