@@ -281,6 +281,19 @@ pub fn abandoned_event(current: &Value) -> DerivedEvent {
     )
 }
 
+/// Writes the snapshot's stored `version` into each event's resource
+/// (`data.order.version`), so receivers, conditions and profiles (SalesDrive's
+/// `data.version`) see which version of the resource an event is about. The stored
+/// snapshot keeps no `version` key: the API takes it off the body as the
+/// optimistic-concurrency check, and shophook sets it.
+pub fn stamp_version(events: &mut [DerivedEvent], kind: ResourceKind, version: i64) {
+    for e in events {
+        if let Some(Value::Object(r)) = e.data.get_mut(kind.as_str()) {
+            r.insert("version".to_string(), Value::from(version));
+        }
+    }
+}
+
 /// Whether a checkout still counts as open (abandonment applies).
 pub fn checkout_open(snapshot: &Value) -> bool {
     snapshot.as_object().is_none_or(|m| !is_completed(m))
@@ -500,6 +513,21 @@ mod tests {
             abandoned_event(&json!({"id": "c"})).data["checkout"]["id"],
             "c"
         );
+    }
+
+    #[test]
+    fn the_stored_version_goes_into_each_events_resource() {
+        let mut ev = derive_events(
+            ResourceKind::Order,
+            Some(&json!({"id": "1", "status": "new"})),
+            &json!({"id": "1", "status": "cancelled"}),
+        );
+        stamp_version(&mut ev, ResourceKind::Order, 4);
+        assert_eq!(ev.len(), 2);
+        for e in &ev {
+            assert_eq!(e.data["order"]["version"], 4);
+            assert_eq!(e.data["previous_status"], "new");
+        }
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod condition;
 pub mod context;
 pub mod derive;
 pub mod event;
+pub mod field_options;
 pub mod form;
 #[cfg(feature = "openapi")]
 pub mod openapi;

@@ -78,6 +78,9 @@ pub struct RenderInput<'a> {
     pub timestamp: i64,
     /// `User-Agent` value.
     pub user_agent: &'a str,
+    /// The option lists the account's orders have used, for the profiles that send
+    /// them ([`crate::profiles::uses_field_options`]); `None` when not loaded.
+    pub field_options: Option<&'a crate::field_options::FieldOptions>,
 }
 
 /// Renders the exact request for one delivery.
@@ -143,6 +146,7 @@ fn render_body(
             template: config.template.as_deref(),
             url: &url,
             context: &context,
+            field_options: input.field_options,
         };
         if let Some(rendered) = crate::profiles::render(&config.format, &profile_input) {
             let p = rendered.map_err(RenderError::Template)?;
@@ -275,6 +279,7 @@ mod tests {
             secrets: &[&secret],
             timestamp: 1_772_359_200,
             user_agent: "shophook/0.1.0",
+            field_options: None,
         })
         .unwrap()
     }

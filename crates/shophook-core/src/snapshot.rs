@@ -8,7 +8,9 @@ use serde_json::{Map, Value};
 use crate::FieldError;
 use crate::derive::ResourceKind;
 
-const ORDER_MONEY: &[&str] = &["total", "shipping_total", "discount_total", "shipping_rate"];
+// Exactly the money fields of SPEC.md; `shipping_rate` (order) and `rate` (checkout)
+// are the shipping rate's *name* ("POS LAJU"), free strings like every other field.
+const ORDER_MONEY: &[&str] = &["total", "shipping_total", "discount_total"];
 const CHECKOUT_MONEY: &[&str] = &["total", "shipping"];
 const PRODUCT_MONEY: &[&str] = &["price"];
 const ITEM_MONEY: &[&str] = &["price", "subtotal", "discount"];
@@ -194,6 +196,7 @@ mod tests {
             json!({"total": "99999999999999999.99", "created_at": "2026-03-01T10:00:00+01:00", "custom": {"x": [1, 2]}}),
             json!({"id": 1001, "total": null, "paid_at": ""}),
             json!({"id": "1001", "shipping_address": {"city": "Łódź"}, "comment": "Zażółć 🚚"}),
+            json!({"shipping_rate": "Kurier DPD 24h", "shipping_total": "14.99", "comment": "a + b & c = d"}),
         ];
         for s in ok {
             validate(o, "1001", &s).unwrap_or_else(|e| panic!("{s}: {e}"));
@@ -225,6 +228,12 @@ mod tests {
                 .field,
             "shipping"
         );
+        validate(
+            ResourceKind::Checkout,
+            "c",
+            &json!({"rate": "POS LAJU", "shipping": "8.00"}),
+        )
+        .unwrap();
         let mut deep = json!(1);
         for _ in 0..40 {
             deep = json!({"a": deep});

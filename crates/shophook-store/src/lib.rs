@@ -163,6 +163,12 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Option<(serde_json::Value, i64)>>;
     /// One event of an account, with its delivery ids.
     async fn event(&self, account: &str, id: &str) -> Result<Option<(StoredEvent, Vec<String>)>>;
+    /// The values the account's orders used for status, payment and shipping
+    /// method (`core::field_options`; recorded by [`Store::put_snapshot`]).
+    async fn field_options(
+        &self,
+        account: &str,
+    ) -> Result<shophook_core::field_options::FieldOptions>;
 
     /// Claims up to `limit` due deliveries for `node` until `lease_until`.
     async fn claim_due(&self, claim: Claim) -> Result<Vec<ClaimedDelivery>>;

@@ -222,6 +222,9 @@ pub struct ClaimedDelivery {
     pub latest: Option<serde_json::Value>,
     /// The end of this claim's lease; with the node it identifies the claim.
     pub lease_until: Timestamp,
+    /// The account's option lists (`core::field_options`), loaded only when the
+    /// webhook's format sends them (`core::profiles::uses_field_options`).
+    pub field_options: Option<Arc<shophook_core::field_options::FieldOptions>>,
 }
 
 /// Which claim an outcome belongs to. When a lease runs out mid-send, the delivery

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use jiff::Timestamp;
 use shophook_core::account::Account;
+use shophook_core::field_options::FieldOptions;
 use shophook_core::plan::DeliveryStatus;
 
 use crate::{ClaimedDelivery, Dispatch, NewEvent, StoredEvent, StoredWebhook};
@@ -123,13 +124,32 @@ impl<T> Candidates<T> {
     }
 }
 
+/// Whether any of these webhooks sends the account's option lists, which a claim
+/// then loads (`ClaimedDelivery::field_options`).
+pub(crate) fn need_field_options<'a>(hooks: impl IntoIterator<Item = &'a StoredWebhook>) -> bool {
+    hooks
+        .into_iter()
+        .any(|h| shophook_core::profiles::uses_field_options(&h.config.format))
+}
+
+/// The option lists for a delivery of `hook`, when its format sends them.
+pub(crate) fn field_options_for(
+    hook: &StoredWebhook,
+    options: Option<&Arc<FieldOptions>>,
+) -> Option<Arc<FieldOptions>> {
+    shophook_core::profiles::uses_field_options(&hook.config.format)
+        .then(|| options.cloned().unwrap_or_default())
+}
+
 /// The deliveries an ingest claimed for its caller's worker (`NewEvent.dispatch`),
-/// ready to send: `(delivery id, part, webhook)` each.
+/// ready to send: `(delivery id, part, webhook)` each, with the account's option
+/// lists when one of them needs them ([`need_field_options`]).
 pub(crate) fn dispatched(
     new: &NewEvent,
     account: &Account,
     lease_until: Timestamp,
     picked: Vec<(String, Option<u32>, Arc<StoredWebhook>)>,
+    options: Option<Arc<FieldOptions>>,
 ) -> Vec<ClaimedDelivery> {
     if picked.is_empty() {
         return Vec::new();
@@ -141,6 +161,7 @@ pub(crate) fn dispatched(
     picked
         .into_iter()
         .map(|(id, part, webhook)| ClaimedDelivery {
+            field_options: field_options_for(&webhook, options.as_ref()),
             id,
             status: DeliveryStatus::Pending,
             attempts: 0,

@@ -2,7 +2,7 @@
 //! order; `paid=0` when the order is placed and `paid=1` when it is paid.
 //! Field list and formats: `reference/ekademia-order-webhook.pl.txt`.
 
-use super::{ProfileInput, money, resource, unix};
+use super::{ProfileInput, money, resource, site_url, unix};
 use crate::event::EventType;
 
 /// The form fields, in the documented order.
@@ -48,21 +48,14 @@ pub fn fields(input: &ProfileInput<'_>) -> Vec<(String, String)> {
         f("product_fullname", it("name")),
         f("product_category", it("category")),
         f("product_type", it("type")),
-        f(
-            "product_lang",
-            item.map(|d| d.first(&["language", "lang"]))
-                .unwrap_or_default(),
-        ),
+        f("product_lang", it("language")),
+        // "adres platformy np. http://www.ekademia.pl": the shop's address as a URL.
         f(
             "product_wwwroot",
-            o.first(&["source.domain", "source.site"]),
+            site_url(&o.first(&["source.domain", "source.site"])),
         ),
-        f(
-            "product_url",
-            item.map(|d| d.s("url"))
-                .filter(|s| !s.is_empty())
-                .unwrap_or_else(|| o.s("source.url")),
-        ),
+        // "adres wnętrza produktu pełen url": the item's own page, never another one.
+        f("product_url", it("url")),
         f("creator_id", o.custom("creator_id")),
         f("coach_id", o.custom("coach_id")),
         f("amount", amount),

@@ -43,6 +43,8 @@ pub struct ProfileInput<'a> {
     pub url: &'a str,
     /// The whole event context as JSON (templates).
     pub context: &'a Value,
+    /// The option lists the account's orders have used (SalesDrive's `meta.fields`).
+    pub field_options: Option<&'a crate::field_options::FieldOptions>,
 }
 
 /// A rendered profile body.
@@ -77,6 +79,12 @@ pub fn per_item(name: &str) -> bool {
     name == "ekademia"
 }
 
+/// Profiles that send the account's option lists
+/// ([`crate::field_options::FieldOptions`]): the store loads them only for these.
+pub fn uses_field_options(name: &str) -> bool {
+    name == "salesdrive"
+}
+
 fn form(body: String) -> ProfileBody {
     ProfileBody {
         body,
@@ -97,6 +105,8 @@ pub(crate) struct Doc<'a>(pub &'a Value);
 
 impl<'a> Doc<'a> {
     pub fn get(&self, path: &str) -> Option<&'a Value> {
+        #[cfg(test)]
+        reads::note(self.0, path);
         let mut v = self.0;
         for key in path.split('.') {
             v = v.get(key)?;
@@ -197,6 +207,17 @@ pub(crate) fn local(text: &str, tz: &str) -> String {
     jiff::fmt::strtime::format("%Y-%m-%d %H:%M:%S", &t.to_zoned(zone)).unwrap_or_default()
 }
 
+/// A shop's address as a URL: `https://` + a bare domain, a URL as it is; empty
+/// when absent.
+pub(crate) fn site_url(domain: &str) -> String {
+    let d = domain.trim();
+    if d.is_empty() || d.contains("://") {
+        d.to_string()
+    } else {
+        format!("https://{d}")
+    }
+}
+
 /// A decimal as `0.00`; empty when absent or not a number.
 pub(crate) fn money(text: &str) -> String {
     text.trim()
@@ -208,6 +229,32 @@ pub(crate) fn money(text: &str) -> String {
             )
         })
         .unwrap_or_default()
+}
+
+/// What profiles read, noted while a test renders them, so the catalog can be
+/// checked to know every field a profile reads.
+#[cfg(test)]
+mod reads {
+    use std::cell::RefCell;
+
+    use serde_json::Value;
+
+    thread_local! {
+        static NOTED: RefCell<Vec<(usize, String)>> = const { RefCell::new(Vec::new()) };
+    }
+
+    /// `path` was read relative to the value at `base`.
+    pub fn note(base: &Value, path: &str) {
+        NOTED.with(|n| {
+            n.borrow_mut()
+                .push((base as *const Value as usize, path.to_string()))
+        });
+    }
+
+    /// Everything noted since the last call.
+    pub fn take() -> Vec<(usize, String)> {
+        NOTED.with(|n| std::mem::take(&mut *n.borrow_mut()))
+    }
 }
 
 #[cfg(test)]
@@ -229,5 +276,103 @@ mod tests {
         assert_eq!(money("10"), "10.00");
         assert_eq!(money("7.005"), "7.01");
         assert_eq!(money(""), "");
+        assert_eq!(site_url("shop.example"), "https://shop.example");
+        assert_eq!(site_url("http://shop.example"), "http://shop.example");
+        assert_eq!(site_url(" "), "");
+    }
+
+    /// Every value's address in `v`, with its path in catalog notation
+    /// (`order.items[*].sku`).
+    fn paths(v: &Value, at: String, out: &mut std::collections::HashMap<usize, String>) {
+        out.insert(v as *const Value as usize, at.clone());
+        let join = |k: &str| {
+            if at.is_empty() {
+                k.to_string()
+            } else {
+                format!("{at}.{k}")
+            }
+        };
+        match v {
+            Value::Object(m) => m.iter().for_each(|(k, x)| paths(x, join(k), out)),
+            Value::Array(a) => a.iter().for_each(|x| paths(x, format!("{at}[*]"), out)),
+            _ => {}
+        }
+    }
+
+    /// The catalog's name for a path: anything under `custom` is `….custom.*`.
+    fn catalog_name(path: &str) -> String {
+        match path.find(".custom") {
+            Some(i) => format!("{}.custom.*", &path[..i]),
+            None => path.to_string(),
+        }
+    }
+
+    #[test]
+    fn the_catalog_knows_every_field_a_profile_reads() {
+        use crate::event::EventType::*;
+        let fixture: Value =
+            serde_json::from_str(include_str!("../../tests/golden/fixture.json")).unwrap();
+        let first = |kind: &str| {
+            fixture["resources"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|r| r["kind"] == kind)
+                .map(|r| r["steps"][0]["snapshot"].clone())
+                .unwrap()
+        };
+        let product = serde_json::json!({"id": "p-1", "sku": "A1", "name": "Kubek", "price": "1.00", "stock": 3});
+        let catalog: std::collections::BTreeSet<&str> =
+            crate::catalog::FIELDS.iter().map(|f| f.0).collect();
+        let mut missing = std::collections::BTreeSet::new();
+        let mut read = 0;
+        for (event_type, kind, resource) in [
+            (OrderCreated, "order", first("order")),
+            (OrderPaid, "order", first("order")),
+            (OrderCancelled, "order", first("order")),
+            (CheckoutCompleted, "checkout", first("checkout")),
+            (ProductStockChanged, "product", product),
+        ] {
+            let event = Event {
+                id: "evt_1".into(),
+                event_type,
+                account: "acme".into(),
+                subject: None,
+                created_at: "2026-03-02T10:00:00Z".parse().unwrap(),
+                data: serde_json::json!({ kind: resource }),
+            };
+            let mut at = std::collections::HashMap::new();
+            paths(&event.data, String::new(), &mut at);
+            let context = crate::template::sample_context();
+            for name in PROFILES {
+                let input = ProfileInput {
+                    event: &event,
+                    timezone: "Europe/Warsaw",
+                    secret: "s",
+                    part: Some(0),
+                    template: None,
+                    url: "https://x.example/?chat_id=1",
+                    context: &context,
+                    field_options: None,
+                };
+                let _ = reads::take();
+                render(name, &input).unwrap().unwrap();
+                for (base, path) in reads::take() {
+                    let Some(base) = at.get(&base) else { continue };
+                    read += 1;
+                    let full = catalog_name(&format!("{base}.{path}"));
+                    // An object or a list read whole (an address, the items)
+                    // is known when its fields are.
+                    let container = catalog.iter().any(|c| {
+                        c.starts_with(&format!("{full}.")) || c.starts_with(&format!("{full}[*]."))
+                    });
+                    if !catalog.contains(full.as_str()) && !container {
+                        missing.insert(format!("{name}: {full}"));
+                    }
+                }
+            }
+        }
+        assert!(read > 100, "the profiles' reads were noted ({read})");
+        assert!(missing.is_empty(), "not in the catalog: {missing:#?}");
     }
 }

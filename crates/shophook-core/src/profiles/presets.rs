@@ -40,23 +40,37 @@ pub fn slack(input: &ProfileInput<'_>) -> Result<Value, String> {
     Ok(json!({"text": text(input)?}))
 }
 
-/// One flat row: the columns a sheet gets.
+/// One flat row: the columns a sheet gets, the same for every event; a column the
+/// event's resource has no such field for is empty.
 pub fn sheets(input: &ProfileInput<'_>) -> Value {
+    const O: &[&str] = &["order"];
+    const OC: &[&str] = &["order", "checkout"];
+    const P: &[&str] = &["product"];
     let e = input.event;
     let kind = e.event_type.subject_kind().unwrap_or("order");
     let r: Doc<'_> = resource(e, kind);
-    let items: Vec<String> = r
-        .items()
-        .iter()
-        .map(|i| format!("{} x{}", i.first(&["sku", "name"]), i.s("quantity")))
-        .collect();
+    let col = |k: &str, kinds: &[&str]| {
+        if kinds.contains(&kind) {
+            r.s(k)
+        } else {
+            String::new()
+        }
+    };
+    let items: Vec<String> = if kind == "product" {
+        Vec::new()
+    } else {
+        r.items()
+            .iter()
+            .map(|i| format!("{} x{}", i.first(&["sku", "name"]), i.s("quantity")))
+            .collect()
+    };
     json!({
         "event": e.event_type.as_str(), "event_id": e.id, "date": e.created_at.to_string(),
-        "id": r.s("id"), "number": r.s("number"), "status": r.s("status"), "paid": r.s("paid"),
-        "first_name": r.s("customer.first_name"), "last_name": r.s("customer.last_name"),
-        "email": r.s("customer.email"), "phone": r.s("customer.phone"),
-        "total": r.s("total"), "currency": r.s("currency"), "items": items.join(", "),
-        "city": r.s("shipping_address.city"), "tracking_number": r.s("tracking_number"),
-        "stock": r.s("stock"), "sku": r.s("sku"),
+        "id": r.s("id"), "number": col("number", O), "status": col("status", OC), "paid": col("paid", O),
+        "first_name": col("customer.first_name", OC), "last_name": col("customer.last_name", OC),
+        "email": col("customer.email", OC), "phone": col("customer.phone", OC),
+        "total": col("total", OC), "currency": col("currency", OC), "items": items.join(", "),
+        "city": col("shipping_address.city", OC), "tracking_number": col("tracking_number", O),
+        "stock": col("stock", P), "sku": col("sku", P),
     })
 }

@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 
-use super::{Doc, ProfileInput, resource, with_offset};
+use super::{Doc, ProfileInput, resource, site_url, with_offset};
 
 /// The body.
 pub fn body(input: &ProfileInput<'_>) -> Value {
@@ -37,12 +37,16 @@ pub fn body(input: &ProfileInput<'_>) -> Value {
             "email": r.s(&format!("{prefix}.email")),
         })
     };
-    let domain = r.first(&["domain", "source.domain", "source.site"]);
-    let url = r.first(&["url", "source.url"]);
-    let url = if url.is_empty() && !domain.is_empty() {
-        format!("https://{domain}")
+    let domain = if is_order {
+        r.first(&["source.domain", "source.site"])
     } else {
-        url
+        r.s("domain")
+    };
+    // "Link kedai anda": the shop's own address (a checkout has it; for an order,
+    // the address of the shop it came from).
+    let url = match is_order {
+        false if !r.s("url").is_empty() => r.s("url"),
+        _ => site_url(&domain),
     };
     let (shipping, rate, completed) = if is_order {
         (

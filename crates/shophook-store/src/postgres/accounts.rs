@@ -109,6 +109,7 @@ pub async fn delete(t: &mut Tx, id: &str) -> R<bool> {
         "DELETE FROM idempotency_keys WHERE account_id = $1",
         "DELETE FROM snapshots WHERE account_id = $1",
         "DELETE FROM timers WHERE account_id = $1",
+        "DELETE FROM field_values WHERE account_id = $1",
     ] {
         sqlx::query(sql).bind(id).execute(t.conn()).await?;
     }

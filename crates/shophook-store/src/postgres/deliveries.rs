@@ -8,7 +8,9 @@ use jiff::Timestamp;
 use shophook_core::account::Account;
 use shophook_core::plan::DeliveryStatus;
 
-use super::{R, Tx, accounts, corrupt, count, events, from_ms, locks, ms, snapshots, webhooks};
+use super::{
+    R, Tx, accounts, corrupt, count, events, field_values, from_ms, locks, ms, snapshots, webhooks,
+};
 use crate::queue::{Candidates, due_webhooks};
 use crate::{
     Attempt, Claim, ClaimedDelivery, DeliveryUpdate, NextState, StoreError, StoredWebhook,
@@ -118,6 +120,18 @@ pub async fn claim(t: &mut Tx, claim: Claim) -> R<Vec<ClaimedDelivery>> {
     event_ids.sort();
     event_ids.dedup();
     let events = events::load_many(t, &event_ids).await?;
+    let mut option_accounts: Vec<String> = rows
+        .iter()
+        .filter(|r| {
+            hooks
+                .get(&r.2)
+                .is_some_and(|h| crate::queue::need_field_options([&**h]))
+        })
+        .map(|r| r.1.clone())
+        .collect();
+    option_accounts.sort();
+    option_accounts.dedup();
+    let options = field_values::options(t, &option_accounts).await?;
     let mut out = Vec::with_capacity(rows.len());
     for (id, account_id, webhook_id, event_id, status, attempts, part, _, succeeded_before) in rows
     {
@@ -142,6 +156,7 @@ pub async fn claim(t: &mut Tx, claim: Claim) -> R<Vec<ClaimedDelivery>> {
             None
         };
         out.push(ClaimedDelivery {
+            field_options: crate::queue::field_options_for(hook, options.get(&account_id)),
             status,
             latest,
             id,

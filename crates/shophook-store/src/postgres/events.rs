@@ -9,7 +9,7 @@ use shophook_core::event::{Event, EventType};
 use shophook_core::plan::{self, DeliveryStatus};
 
 use super::webhooks::{self, Entry};
-use super::{R, Tx, accounts, corrupt, from_ms, locks, ms};
+use super::{R, Tx, accounts, corrupt, field_values, from_ms, locks, ms};
 use crate::queue::{Planned, claim_for_dispatch};
 use crate::{Dispatched, IngestOutcome, NewEvent, StoredEvent, Target};
 
@@ -180,15 +180,20 @@ async fn ingest_one(
             .await?;
     }
     let dispatched = match &new.dispatch {
-        Some(d) => crate::queue::dispatched(
-            &new,
-            account,
-            d.lease_until,
-            dispatched
+        Some(d) => {
+            let picked: Vec<_> = dispatched
                 .into_iter()
                 .map(|i| (ids[i].clone(), planned[i].part, planned[i].hook.clone()))
-                .collect(),
-        ),
+                .collect();
+            let options = if crate::queue::need_field_options(picked.iter().map(|p| &*p.2)) {
+                field_values::options(t, std::slice::from_ref(&event.account))
+                    .await?
+                    .remove(&event.account)
+            } else {
+                None
+            };
+            crate::queue::dispatched(&new, account, d.lease_until, picked, options)
+        }
         None => Vec::new(),
     };
     Ok(IngestOutcome::Stored {

@@ -14,6 +14,7 @@
 mod accounts;
 mod deliveries;
 mod events;
+mod field_values;
 mod history;
 mod locks;
 mod schema;

@@ -80,6 +80,13 @@ ALTER TABLE webhooks ADD COLUMN failing_since BIGINT;
 CREATE INDEX deliveries_waiting ON deliveries(webhook_id, due_at, id)
     WHERE NOT held AND status IN ('scheduled', 'pending', 'failed');
 "#,
+    // The values an account's orders used for status, payment and shipping method
+    // (core::field_options): SalesDrive's `meta.fields` option lists.
+    r#"
+CREATE TABLE field_values (
+    account_id TEXT COLLATE "C" NOT NULL, field TEXT NOT NULL, value TEXT NOT NULL,
+    PRIMARY KEY (account_id, field, value));
+"#,
 ];
 
 /// The schema version this build expects.

@@ -10,7 +10,7 @@ use shophook_core::derive::{self, DerivedEvent, ResourceKind};
 use shophook_core::event::{Event, EventType};
 use shophook_core::render::json_envelope;
 
-use super::{R, Tx, accounts, corrupt, events, locks, ms};
+use super::{R, Tx, accounts, corrupt, events, field_values, locks, ms};
 use crate::{IngestOutcome, NewEvent, SnapshotOutcome, SnapshotWrite, StoreError, Target};
 
 /// The kind of timer that fires `checkout.abandoned`.
@@ -148,26 +148,23 @@ pub async fn put(t: &mut Tx, write: SnapshotWrite) -> R<SnapshotOutcome> {
             .bind(ms(now))
             .execute(t.conn())
             .await?;
-        let events = store_events(
-            t,
-            &account,
-            &subject,
-            vec![derive::deleted_event(&last)],
-            now,
-        )
-        .await?;
+        let mut deleted = vec![derive::deleted_event(&last)];
+        derive::stamp_version(&mut deleted, kind, new_version);
+        let events = store_events(t, &account, &subject, deleted, now).await?;
         return Ok(SnapshotOutcome {
             version: new_version,
             events,
         });
     };
-    let derived = derive::derive_events(kind, live.as_ref(), &after);
+    let mut derived = derive::derive_events(kind, live.as_ref(), &after);
     if derived.is_empty() {
         return Ok(SnapshotOutcome {
             version: stored_version,
             events: Vec::new(),
         });
     }
+    derive::stamp_version(&mut derived, kind, new_version);
+    field_values::record(t, &account, kind, &after).await?;
     let text = serde_json::to_string(&after).map_err(|e| corrupt("snapshot", e))?;
     sqlx::query(
         "INSERT INTO snapshots (account_id, kind, id, version, doc, deleted, updated_at) VALUES ($1, $2, $3, $4, $5, false, $6)
@@ -242,16 +239,15 @@ pub async fn fire_due(t: &mut Tx, now: Timestamp, limit: u32) -> R<u32> {
         if kind != ABANDON {
             continue;
         }
-        if let Some((doc, _)) = latest(t, &account, ResourceKind::Checkout, &id).await?
+        if let Some((doc, version)) = latest(t, &account, ResourceKind::Checkout, &id).await?
             && derive::checkout_open(&doc)
         {
             let subject = format!("checkout:{id}");
-            batch.push(new_event(
-                &account,
-                &subject,
-                derive::abandoned_event(&doc),
-                now,
-            ));
+            let mut abandoned = vec![derive::abandoned_event(&doc)];
+            derive::stamp_version(&mut abandoned, ResourceKind::Checkout, version);
+            for d in abandoned {
+                batch.push(new_event(&account, &subject, d, now));
+            }
         }
     }
     if batch.is_empty() {

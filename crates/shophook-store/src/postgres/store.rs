@@ -7,7 +7,7 @@ use shophook_core::account::Account;
 use std::sync::Arc;
 use tokio::sync::Notify;
 
-use super::{PgStore, R, accounts, deliveries, events, history, snapshots, webhooks};
+use super::{PgStore, R, accounts, deliveries, events, field_values, history, snapshots, webhooks};
 use crate::*;
 
 /// How often a transaction is retried after a deadlock or serialisation failure.
@@ -158,6 +158,18 @@ impl Store for PgStore {
     ) -> Result<Option<(serde_json::Value, i64)>> {
         tx!(self, |t| snapshots::latest(&mut t, account, kind, id)
             .await?)
+    }
+
+    async fn field_options(
+        &self,
+        account: &str,
+    ) -> Result<shophook_core::field_options::FieldOptions> {
+        let accounts = [account.to_string()];
+        tx!(self, |t| field_values::options(&mut t, &accounts)
+            .await?
+            .remove(account)
+            .map(|o| (*o).clone())
+            .unwrap_or_default())
     }
 
     async fn event(&self, account: &str, id: &str) -> Result<Option<(StoredEvent, Vec<String>)>> {

@@ -99,6 +99,7 @@ pub fn delete(w: &mut WriteCtx<'_>, id: &str) -> Result<bool> {
     c.execute("DELETE FROM idempotency_keys WHERE account_id = ?1", [id])?;
     c.execute("DELETE FROM snapshots WHERE account_id = ?1", [id])?;
     c.execute("DELETE FROM timers WHERE account_id = ?1", [id])?;
+    c.execute("DELETE FROM field_values WHERE account_id = ?1", [id])?;
     let n = c.execute("DELETE FROM accounts WHERE id = ?1", [id])?;
     w.caches.forget_account(id);
     Ok(n == 1)

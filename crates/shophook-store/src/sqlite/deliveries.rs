@@ -8,7 +8,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 use shophook_core::plan::DeliveryStatus;
 
 use super::writer::WriteCtx;
-use super::{accounts, corrupt, events, from_ms, ms, webhooks};
+use super::{accounts, corrupt, events, field_values, from_ms, ms, webhooks};
 use crate::queue::{Candidates, due_webhooks};
 use crate::{
     Attempt, Claim, ClaimedDelivery, Delivery, DeliveryDetail, DeliveryFilter, DeliveryUpdate,
@@ -137,7 +137,13 @@ pub fn claim(w: &mut WriteCtx<'_>, claim: Claim) -> Result<Vec<ClaimedDelivery>>
         } else {
             None
         };
+        let field_options = if crate::queue::need_field_options([&*hook]) {
+            Some(field_values::options(w, &account_id)?)
+        } else {
+            None
+        };
         out.push(ClaimedDelivery {
+            field_options,
             status,
             latest,
             id,

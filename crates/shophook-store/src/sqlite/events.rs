@@ -8,7 +8,7 @@ use shophook_core::event::{Event, EventType};
 use shophook_core::plan::{self, DeliveryStatus};
 
 use super::writer::WriteCtx;
-use super::{accounts, corrupt, from_ms, ms, webhooks};
+use super::{accounts, corrupt, field_values, from_ms, ms, webhooks};
 use crate::queue::{Planned, claim_for_dispatch};
 use crate::{Dispatched, IngestOutcome, NewEvent, Result, StoredEvent, Target};
 
@@ -139,15 +139,18 @@ pub(crate) fn ingest_one(w: &mut WriteCtx<'_>, new: NewEvent) -> Result<IngestOu
             .execute(params![event.account, key, event.id, ids.len() as i64, ms(now)])?;
     }
     let dispatched = match &new.dispatch {
-        Some(d) => crate::queue::dispatched(
-            &new,
-            &account,
-            d.lease_until,
-            dispatched
+        Some(d) => {
+            let picked: Vec<_> = dispatched
                 .into_iter()
                 .map(|i| (ids[i].clone(), planned[i].part, planned[i].hook.clone()))
-                .collect(),
-        ),
+                .collect();
+            let options = if crate::queue::need_field_options(picked.iter().map(|p| &*p.2)) {
+                Some(field_values::options(w, &event.account)?)
+            } else {
+                None
+            };
+            crate::queue::dispatched(&new, &account, d.lease_until, picked, options)
+        }
         None => Vec::new(),
     };
     Ok(IngestOutcome::Stored {

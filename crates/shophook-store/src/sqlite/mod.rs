@@ -7,6 +7,7 @@
 mod accounts;
 mod deliveries;
 mod events;
+mod field_values;
 mod readers;
 mod schema;
 mod snapshots;
@@ -289,6 +290,16 @@ impl Store for SqliteStore {
         let (account, id) = (account.to_string(), id.to_string());
         self.readers
             .read(move |c| snapshots::latest(c, &account, kind, &id))
+            .await
+    }
+
+    async fn field_options(
+        &self,
+        account: &str,
+    ) -> Result<shophook_core::field_options::FieldOptions> {
+        let account = account.to_string();
+        self.readers
+            .read(move |c| field_values::load(c, &account))
             .await
     }
 

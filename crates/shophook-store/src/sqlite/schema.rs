@@ -71,6 +71,13 @@ ALTER TABLE webhooks ADD COLUMN failing_since INTEGER;
 CREATE INDEX deliveries_waiting ON deliveries(webhook_id, due_at)
     WHERE held = 0 AND status IN ('scheduled', 'pending', 'failed');
 "#,
+    // The values an account's orders used for status, payment and shipping method
+    // (core::field_options): SalesDrive's `meta.fields` option lists.
+    r#"
+CREATE TABLE field_values (
+    account_id TEXT NOT NULL, field TEXT NOT NULL, value TEXT NOT NULL,
+    PRIMARY KEY (account_id, field, value)) STRICT, WITHOUT ROWID;
+"#,
 ];
 
 /// The schema version this build expects.

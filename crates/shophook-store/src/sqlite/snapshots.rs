@@ -12,7 +12,7 @@ use shophook_core::event::Event;
 use shophook_core::render::json_envelope;
 
 use super::writer::WriteCtx;
-use super::{accounts, corrupt, events, ms};
+use super::{accounts, corrupt, events, field_values, ms};
 use crate::{IngestOutcome, NewEvent, Result, SnapshotOutcome, SnapshotWrite, StoreError, Target};
 
 /// The kind of timer that fires `checkout.abandoned`.
@@ -131,19 +131,15 @@ pub fn put(w: &mut WriteCtx<'_>, write: SnapshotWrite) -> Result<SnapshotOutcome
             "UPDATE snapshots SET deleted = 1, version = ?4, updated_at = ?5 WHERE account_id = ?1 AND kind = ?2 AND id = ?3",
             params![account, kind.as_str(), id, new_version, ms(now)],
         )?;
-        let events = store_events(
-            w,
-            &account,
-            &subject,
-            vec![derive::deleted_event(&last)],
-            now,
-        )?;
+        let mut deleted = vec![derive::deleted_event(&last)];
+        derive::stamp_version(&mut deleted, kind, new_version);
+        let events = store_events(w, &account, &subject, deleted, now)?;
         return Ok(SnapshotOutcome {
             version: new_version,
             events,
         });
     };
-    let derived = derive::derive_events(kind, live, &after);
+    let mut derived = derive::derive_events(kind, live, &after);
     if derived.is_empty() {
         return Ok(SnapshotOutcome {
             version: stored_version,
@@ -153,6 +149,8 @@ pub fn put(w: &mut WriteCtx<'_>, write: SnapshotWrite) -> Result<SnapshotOutcome
     let new_version = version
         .unwrap_or(stored_version + 1)
         .max(stored_version + 1);
+    derive::stamp_version(&mut derived, kind, new_version);
+    field_values::record(w, &account, kind, &after)?;
     let text = serde_json::to_string(&after).map_err(|e| corrupt("snapshot", e))?;
     w.conn
         .prepare_cached(
@@ -210,17 +208,13 @@ pub fn fire_due(w: &mut WriteCtx<'_>, now: Timestamp, limit: u32) -> Result<u32>
         if kind != ABANDON {
             continue;
         }
-        if let Some((doc, _)) = latest(w.conn, &account, ResourceKind::Checkout, &id)?
+        if let Some((doc, version)) = latest(w.conn, &account, ResourceKind::Checkout, &id)?
             && derive::checkout_open(&doc)
             && accounts::cached(w, &account)?.is_some()
         {
-            store_events(
-                w,
-                &account,
-                &format!("checkout:{id}"),
-                vec![derive::abandoned_event(&doc)],
-                now,
-            )?;
+            let mut abandoned = vec![derive::abandoned_event(&doc)];
+            derive::stamp_version(&mut abandoned, ResourceKind::Checkout, version);
+            store_events(w, &account, &format!("checkout:{id}"), abandoned, now)?;
             fired += 1;
         }
     }

@@ -34,6 +34,8 @@ pub(crate) struct WebhookEntry {
 pub(crate) struct Caches {
     pub accounts: HashMap<String, Arc<Account>>,
     pub webhooks: HashMap<String, Arc<Vec<WebhookEntry>>>,
+    /// Each account's option lists (`field_values`).
+    pub field_options: HashMap<String, Arc<shophook_core::field_options::FieldOptions>>,
     /// Delivery ids: monotonic, as only this thread makes them.
     pub ids: ulid::Generator,
     /// Seals and opens webhook secrets.
@@ -44,6 +46,14 @@ impl Caches {
     pub fn forget_account(&mut self, id: &str) {
         self.accounts.remove(id);
         self.webhooks.remove(id);
+        self.field_options.remove(id);
+    }
+
+    /// Forgets everything: after a rollback the caches may hold what it undid.
+    pub fn clear(&mut self) {
+        self.accounts.clear();
+        self.webhooks.clear();
+        self.field_options.clear();
     }
 }
 
@@ -153,8 +163,7 @@ fn run(
             Err(e) => {
                 tracing::error!(error = %e, "SQLite commit failed; the batch is rolled back");
                 let _ = conn.execute_batch("ROLLBACK");
-                caches.accounts.clear();
-                caches.webhooks.clear();
+                caches.clear();
                 Some(StoreError::Unavailable(format!("commit failed: {e}")))
             }
         };
@@ -193,14 +202,15 @@ fn run_one(ctx: &mut WriteCtx<'_>, job: Job) -> Reply {
         Ok((false, reply)) => {
             let _ = ctx.conn.execute_batch("ROLLBACK TO job; RELEASE job");
             ctx.events = events_before;
+            // A job that failed may have recorded option lists it rolled back.
+            ctx.caches.field_options.clear();
             reply
         }
         Err(_) => {
             tracing::error!("a store write panicked; it was rolled back");
             let _ = ctx.conn.execute_batch("ROLLBACK TO job; RELEASE job");
             ctx.events = events_before;
-            ctx.caches.accounts.clear();
-            ctx.caches.webhooks.clear();
+            ctx.caches.clear();
             // The job's reply sender was dropped with the panic: the caller sees
             // "dropped a write" and nothing of it was stored.
             Box::new(|_| {})

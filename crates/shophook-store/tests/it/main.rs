@@ -190,6 +190,7 @@ macro_rules! conformance_suite {
             purge_deletes_old_finished_deliveries_in_batches,
             // shop snapshots and ordered webhooks
             snapshots_derive_events_with_their_deliveries,
+            snapshots_stamp_versions_and_record_option_lists,
             deleting_a_product_derives_product_deleted,
             open_checkouts_are_abandoned_once_after_the_accounts_delay,
             delayed_deliveries_are_claimed_with_the_latest_snapshot,

@@ -217,6 +217,11 @@ pub async fn render_preview(
     };
     let envelope: Arc<str> = json_envelope(&event).into();
     let secret = Secret::parse(secret).map_err(ApiError::Invalid)?;
+    let field_options = if shophook_core::profiles::uses_field_options(&config.format) {
+        Some(s.store.field_options(&account.id).await?)
+    } else {
+        None
+    };
     render_request(&RenderInput {
         config,
         event: &event,
@@ -229,6 +234,7 @@ pub async fn render_preview(
         secrets: &[&secret],
         timestamp: now.as_second(),
         user_agent: crate::USER_AGENT,
+        field_options: field_options.as_ref(),
     })
     .map_err(|e| ApiError::field("template", "render_failed", e.to_string()))
 }

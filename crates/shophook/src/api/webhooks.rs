@@ -526,6 +526,8 @@ pub async fn send_test(
         }),
         latest: None,
         lease_until,
+        // webhook.test carries no order, so there is nothing to list options for.
+        field_options: None,
     };
     let out = s.sender.attempt(&claimed).await;
     let status = super::deliveries::next_status_name(&out.next);

@@ -134,6 +134,7 @@ impl Sender {
             secrets: &secret_refs,
             timestamp: now.as_second(),
             user_agent: crate::USER_AGENT,
+            field_options: d.field_options.as_deref(),
         });
         let req = match rendered {
             Ok(r) => r,

@@ -71,7 +71,9 @@ pub async fn snapshots_derive_events_with_their_deliveries(store: Backend) {
         (event.event.subject.as_deref(), event.event.created_at),
         (Some("order:1001"), t(0))
     );
-    assert_eq!(event.event.data["order"], order("new", false));
+    let mut stamped = order("new", false);
+    stamped["version"] = json!(1);
+    assert_eq!(event.event.data["order"], stamped, "with its version");
     assert_eq!(ids.len(), 1, "with its delivery");
     assert_eq!(delivery(&*store, "acme", &ids[0]).await.webhook_id, hook.id);
 
@@ -156,6 +158,97 @@ pub async fn snapshots_derive_events_with_their_deliveries(store: Backend) {
     assert!(matches!(orphan, Err(StoreError::NotFound(_))), "{orphan:?}");
 }
 
+/// Each derived event carries the snapshot's version in its resource, and the
+/// values orders use for status, payment and shipping method become the
+/// account's option lists — handed to the claims of webhooks whose format sends
+/// them (SalesDrive), and to no other.
+pub async fn snapshots_stamp_versions_and_record_option_lists(store: Backend) {
+    given_account(&*store, "acme", "Acme").await;
+    given_account(&*store, "other", "Other").await;
+    let sd = given_webhook(
+        &*store,
+        "acme",
+        json!({"format": "salesdrive", "events": ["order.status_changed"]}),
+    )
+    .await;
+    let plain = given_webhook(&*store, "acme", json!({"events": ["order.status_changed"]})).await;
+    let order = |status: &str| json!({"id": "7", "status": status, "payment_method": "cod", "shipping_method": "DoorsDoors"});
+    store
+        .put_snapshot(write(
+            ResourceKind::Order,
+            "7",
+            Some(order("new")),
+            None,
+            t(0),
+        ))
+        .await
+        .unwrap();
+    let changed = store
+        .put_snapshot(write(
+            ResourceKind::Order,
+            "7",
+            Some(order("packed")),
+            Some(5),
+            t(1),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(changed.version, 5);
+    let (event, _) = store
+        .event("acme", &changed.events[0].0)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(event.event.data["order"]["version"], 5);
+    assert_eq!(event.event.data["order"]["status"], "packed");
+    assert!(
+        event.envelope.contains(r#""version":5"#),
+        "{}",
+        event.envelope
+    );
+    assert_eq!(
+        store
+            .snapshot("acme", ResourceKind::Order, "7")
+            .await
+            .unwrap(),
+        Some((order("packed"), 5)),
+        "the stored snapshot keeps no version key"
+    );
+
+    let options = store.field_options("acme").await.unwrap();
+    assert_eq!(
+        options.values("status").collect::<Vec<_>>(),
+        ["new", "packed"]
+    );
+    assert_eq!(
+        options.values("payment_method").collect::<Vec<_>>(),
+        ["cod"]
+    );
+    assert_eq!(
+        options.values("shipping_method").collect::<Vec<_>>(),
+        ["DoorsDoors"]
+    );
+    assert!(store.field_options("other").await.unwrap().is_empty());
+
+    let claimed = store.claim_due(claim("node-a", t(2), 10)).await.unwrap();
+    assert_eq!(claimed.len(), 2);
+    for c in &claimed {
+        if c.webhook.id == sd.id {
+            let o = c
+                .field_options
+                .as_ref()
+                .expect("SalesDrive gets the option lists");
+            assert_eq!(o.values("status").collect::<Vec<_>>(), ["new", "packed"]);
+        } else {
+            assert_eq!(c.webhook.id, plain.id);
+            assert!(c.field_options.is_none(), "JSON needs no option lists");
+        }
+    }
+    // a deleted account's lists go with it
+    assert!(store.delete_account("acme").await.unwrap());
+    assert!(store.field_options("acme").await.unwrap().is_empty());
+}
+
 pub async fn deleting_a_product_derives_product_deleted(store: Backend) {
     given_account(&*store, "acme", "Acme").await;
     given_webhook(&*store, "acme", json!({})).await;
@@ -185,7 +278,12 @@ pub async fn deleting_a_product_derives_product_deleted(store: Backend) {
         .await
         .unwrap()
         .expect("stored");
-    assert_eq!(event.event.data["product"], product, "the last snapshot");
+    let mut last = product.clone();
+    last["version"] = json!(2);
+    assert_eq!(
+        event.event.data["product"], last,
+        "the last snapshot, with the deletion's version"
+    );
     assert_eq!(ids.len(), 1);
     assert_eq!(
         store
