@@ -2,6 +2,9 @@
 //! test and the server's (`#[path]`-included there), so both read the same
 //! snapshots, webhooks and expected deliveries.
 
+// Each of the two tests uses a part of it.
+#![allow(dead_code)]
+
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;

@@ -3,13 +3,12 @@
 //! own md5 line), JSON field reads (shoppegram, salesdrive), URL parameters
 //! (sellasist), a stand-in for Telegram's Bot API; and previews that send nothing.
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
 
+use crate::php::PhpReceiver;
 use crate::support::{TestApp, TestReceiver};
 
 const JC_KEY: &str = "my-justclick-api-key-1234";
@@ -24,78 +23,6 @@ $rec = ['method' => $_SERVER['REQUEST_METHOD'], 'uri' => $_SERVER['REQUEST_URI']
 file_put_contents(getenv('RECORD_DIR') . '/' . hrtime(true) . '.json', json_encode($rec));
 echo "OK";
 "#;
-
-struct PhpReceiver {
-    child: Child,
-    port: u16,
-    dir: tempfile::TempDir,
-}
-
-impl Drop for PhpReceiver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl PhpReceiver {
-    /// Starts `php -S` on loopback, or `None` (with a printed reason) without PHP.
-    fn start() -> Option<PhpReceiver> {
-        if Command::new("php")
-            .arg("-v")
-            .output()
-            .map(|o| !o.status.success())
-            .unwrap_or(true)
-        {
-            if std::env::var("SHOPHOOK_REQUIRE_PHP").as_deref() == Ok("1") {
-                panic!("SHOPHOOK_REQUIRE_PHP=1 but php is not installed (apt-get install php-cli)");
-            }
-            eprintln!("skipped: PHP receiver checks (apt-get install php-cli to run them)");
-            return None;
-        }
-        let dir = tempfile::tempdir().unwrap();
-        let script = dir.path().join("receiver.php");
-        std::fs::write(&script, RECEIVER_PHP).unwrap();
-        let records = dir.path().join("records");
-        std::fs::create_dir(&records).unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new("php")
-            .args(["-S", &format!("127.0.0.1:{port}"), script.to_str().unwrap()])
-            .env("RECORD_DIR", &records)
-            .env("JC_KEY", JC_KEY)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("php -S");
-        let deadline = std::time::Instant::now() + crate::support::WAIT;
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(std::time::Instant::now() < deadline, "php -S did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Some(PhpReceiver { child, port, dir })
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
-    }
-
-    /// Every request PHP recorded, oldest first.
-    fn records(&self) -> Vec<Value> {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(self.dir.path().join("records"))
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .collect();
-        files.sort();
-        files
-            .iter()
-            .map(|f| serde_json::from_str(&std::fs::read_to_string(f).unwrap()).unwrap())
-            .collect()
-    }
-}
 
 fn order(paid: bool) -> Value {
     json!({"status": if paid { "processing" } else { "new" }, "paid": paid, "currency": "PLN", "total": "137.00",
@@ -169,7 +96,7 @@ async fn succeeded(app: &TestApp, n: usize) {
 
 #[tokio::test]
 async fn php_reads_form_ekademia_and_justclick_bodies() {
-    let Some(php) = PhpReceiver::start() else {
+    let Some(php) = PhpReceiver::start(RECEIVER_PHP, &[], &[("JC_KEY", JC_KEY)]) else {
         return;
     };
     assert!(php.records().is_empty());
