@@ -29,5 +29,6 @@ mod rest_hooks;
 mod restart;
 mod secrets;
 mod ssrf;
+mod tenants;
 mod ui;
 mod webhooks;

@@ -1,0 +1,144 @@
+//! Hostile tenants: what one merchant controls cannot take the server down or
+//! starve another merchant. Templates that ask for gigabytes fail their own
+//! delivery with the bound as the reason, in a server process whose peak memory is
+//! read from `/proc` (liveness and a memory ceiling, not timing).
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::support::*;
+
+/// Peak resident memory of `pid` since it started, MiB (`VmHWM`).
+fn peak_rss_mib(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+    let kib: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM");
+    kib / 1024.0
+}
+
+/// Waits until every delivery of `account` is `dead` or `succeeded`; returns them.
+async fn settled(remote: &Remote, account: &str, n: usize) -> Vec<Value> {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let (s, v) = remote
+            .call(
+                Method::GET,
+                &format!("/v1/accounts/{account}/deliveries?limit=100"),
+                None,
+            )
+            .await;
+        assert_eq!(s, 200, "{v}");
+        let all = v["data"].as_array().cloned().unwrap_or_default();
+        if all.len() >= n
+            && all
+                .iter()
+                .all(|d| d["status"] == "dead" || d["status"] == "succeeded")
+        {
+            return all;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "deliveries never settled: {all:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn templates_that_ask_for_gigabytes_fail_their_delivery_and_the_server_stays_small() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(&dir.path().join("db.sqlite"), &["--allow-private-targets"]);
+    let remote = server.client();
+    let receiver = TestReceiver::start().await;
+    let (s, v) = remote
+        .call(
+            Method::POST,
+            "/v1/accounts",
+            Some(json!({"id": "acme", "name": "Acme"})),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    // The reproductions, each hidden behind an order id the save-time check
+    // never sees, so they reach the worker.
+    let cases = [
+        ("{% set n = 100000000 %}{{ 'x' * n }}", "exceeds 256 KiB"),
+        (
+            "{% set n = 100000000 %}{% for i in range(40) %}{{ 'x' * n }}{% endfor %}",
+            "exceeds 256 KiB",
+        ),
+        (
+            "{{ order|tojson(indent=10000000) }}",
+            "indent is at most 64",
+        ),
+        (
+            "{% set ns = namespace(s='x') %}{% for i in range(64) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}",
+            "exceeds 256 KiB",
+        ),
+        (
+            "{% for i in range(100000) %}{{ order|tojson }}{% endfor %}",
+            "template output exceeds 256 KiB",
+        ),
+        (
+            "{% set s = 'a' * 200000 %}{% set ns = namespace(l=[]) %}{% for i in range(2000) %}{% set ns.l = ns.l + [s[i:]] %}{% endfor %}",
+            "builds more than 16 MiB",
+        ),
+    ];
+    let mut hooks = Vec::new();
+    for (i, (body, _)) in cases.iter().enumerate() {
+        let template = format!("{{% if order.id == 'boom' %}}{body}{{% else %}}ok{{% endif %}}");
+        let (s, v) = remote
+            .call(
+                Method::POST,
+                "/v1/accounts/acme/webhooks",
+                Some(json!({
+                    "name": format!("case {i}"), "url": receiver.url(&format!("/case{i}")),
+                    "events": ["order.paid"], "format": "template", "template": template,
+                })),
+            )
+            .await;
+        assert_eq!(s, 201, "the save-time check passes: {v}");
+        hooks.push(v["id"].as_str().unwrap().to_string());
+    }
+    for id in ["boom", "fine"] {
+        let (s, v) = remote
+            .call(
+                Method::POST,
+                "/v1/accounts/acme/events",
+                Some(json!({"type": "order.paid", "data": {"order": {"id": id, "total": "1.00"}}})),
+            )
+            .await;
+        assert_eq!(s, 202, "{v}");
+    }
+    let all = settled(&remote, "acme", 2 * cases.len()).await;
+    for (i, (_, reason)) in cases.iter().enumerate() {
+        let mine: Vec<&Value> = all
+            .iter()
+            .filter(|d| d["webhook_id"] == hooks[i].as_str())
+            .collect();
+        let dead: Vec<&&Value> = mine.iter().filter(|d| d["status"] == "dead").collect();
+        assert_eq!(dead.len(), 1, "case {i}: {mine:?}");
+        let (_, detail) = remote
+            .call(
+                Method::GET,
+                &format!(
+                    "/v1/accounts/acme/deliveries/{}",
+                    dead[0]["id"].as_str().unwrap()
+                ),
+                None,
+            )
+            .await;
+        let text = detail.to_string();
+        assert!(text.contains(reason), "case {i} wants {reason:?}: {text}");
+    }
+    // the ordinary order went through every webhook
+    assert_eq!(receiver.wait_for(cases.len()).await.len(), cases.len());
+    assert!(receiver.received().iter().all(|r| &r.body[..] == b"ok"));
+    let (s, _) = remote.call(Method::GET, "/healthz", None).await;
+    assert_eq!(s, 200);
+    let peak = peak_rss_mib(server.child.id());
+    eprintln!("server peak RSS after the hostile templates: {peak:.0} MiB");
+    assert!(peak < 256.0, "peak RSS {peak:.0} MiB");
+}
