@@ -38,12 +38,7 @@ pub(super) fn compile<'s>(name: &'s str, source: &'s str) -> Result<Compiled<'s>
             "names starting with __shophook_ are reserved".into(),
         ));
     }
-    let ast = parse(
-        source,
-        name,
-        SyntaxConfig,
-        WhitespaceConfig::default(),
-    )?;
+    let ast = parse(source, name, SyntaxConfig, WhitespaceConfig::default())?;
     no_large_constant(&ast)?;
     let mut g = CodeGenerator::new(name, source);
     g.compile_stmt(&ast);

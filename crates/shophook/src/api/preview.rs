@@ -128,11 +128,11 @@ async fn preview(
     let headers = req
         .headers
         .iter()
-        .map(|(k, v)| (k.clone(), crate::worker::send::mask(k, v)))
+        .map(|(k, v)| (k.clone(), crate::worker::mask::mask(k, v)))
         .collect();
     Ok(Json(Preview {
         method: req.method.as_str(),
-        url: crate::worker::send::mask_url(&req.url),
+        url: crate::worker::mask::mask_url(&req.url),
         headers,
         body: req.body.to_string(),
     }))

@@ -643,11 +643,11 @@ async fn preview(
                 Ok(req) => PreviewFragment {
                     error: String::new(),
                     method: req.method.as_str().into(),
-                    url: crate::worker::send::mask_url(&req.url),
+                    url: crate::worker::mask::mask_url(&req.url),
                     headers: req
                         .headers
                         .iter()
-                        .map(|(k, v)| (k.clone(), crate::worker::send::mask(k, v)))
+                        .map(|(k, v)| (k.clone(), crate::worker::mask::mask(k, v)))
                         .collect(),
                     body: super::history::pretty(&req.body),
                 },

@@ -14,7 +14,7 @@ use shophook_core::signing::Secret;
 use shophook_store::{IngestOutcome, NewEvent, StoredWebhook, Target};
 
 use super::Worker;
-use super::send::mask_url;
+use super::mask::mask_url;
 use crate::ids::{new_id, secret_bytes};
 
 /// The failure start before which a webhook failing now is disabled; `None` when

@@ -16,6 +16,7 @@
 mod deliver;
 pub mod guard;
 pub mod health;
+pub mod mask;
 pub mod pacing;
 pub mod send;
 

@@ -202,3 +202,79 @@ async fn history_never_shows_credentials() {
     assert!(shown.contains("plain"));
     app.stop().await;
 }
+
+#[tokio::test]
+async fn error_texts_never_show_a_planted_token() {
+    let app = TestApp::spawn().await;
+    let key = app.account("acme").await;
+    // Nothing listens on port 1: the attempt fails with reqwest's error text, which
+    // quotes the whole URL.
+    app.webhook(
+            "acme",
+            json!({"url": "http://127.0.0.1:1/bot123456:planted-TOKEN-aaaa/sendMessage?chat_id=1&api_key=planted-key-bbbb",
+                   "events": ["*"], "headers": {"X-Auth": "planted-hdr-cccc", "X-Access-Key": "planted-dddd"}}),
+        )
+        .await;
+    app.event(
+        "acme",
+        json!({"type": "order.paid", "data": {"order": {"id": "77"}}}),
+    )
+    .await;
+    let d = app.deliveries("acme", "").await;
+    let id = d[0]["id"].as_str().unwrap().to_string();
+    let detail = app.wait_status("acme", &id, "dead").await;
+    let error = detail["attempts"][0]["error"].as_str().unwrap_or_default();
+    assert!(
+        !error.is_empty(),
+        "the attempt failed with a reason: {detail}"
+    );
+    // every surface that shows history: API detail and list, the UI's list and page
+    // (the webhook's own settings show the merchant what they configured)
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let login = client
+        .post(app.url("/login"))
+        .header("origin", app.url("").trim_end_matches('/'))
+        .form(&[("key", key.as_str())])
+        .send()
+        .await
+        .unwrap();
+    let cookie = login.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let mut shown = vec![
+        detail.to_string(),
+        app.deliveries("acme", "").await[0].to_string(),
+    ];
+    for page in [
+        "/a/acme/deliveries".to_string(),
+        format!("/a/acme/deliveries/{id}"),
+    ] {
+        let resp = client
+            .get(app.url(&page))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::OK, "{page}");
+        shown.push(resp.text().await.unwrap());
+    }
+    for text in &shown {
+        for planted in [
+            "planted-TOKEN-aaaa",
+            "planted-key-bbbb",
+            "planted-hdr-cccc",
+            "planted-dddd",
+        ] {
+            assert!(!text.contains(planted), "{planted} shown in: {text}");
+        }
+    }
+    assert!(shown[0].contains("bot123456:***"), "{}", shown[0]);
+    app.stop().await;
+}
