@@ -50,6 +50,9 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
 }
 
+/// Longest wait for a request's headers (less when `--api-idle-timeout` is).
+const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// A built, not yet running server.
 pub struct App {
     listener: TcpListener,
@@ -58,6 +61,7 @@ pub struct App {
     worker: Arc<Worker>,
     retention_days: u32,
     generated_admin_key: Option<String>,
+    limits: crate::serve::Limits,
 }
 
 impl App {
@@ -135,9 +139,8 @@ impl App {
                 disable_after: args.disable_after,
             },
         ));
-        let listener = TcpListener::bind(args.listen)
-            .await
-            .with_context(|| format!("cannot listen on {}", args.listen))?;
+        let listener =
+            listen(args.listen).with_context(|| format!("cannot listen on {}", args.listen))?;
         let addr = listener.local_addr()?;
         let state = Arc::new(AppState {
             ingester: crate::batch::ingester(store.clone()),
@@ -160,6 +163,11 @@ impl App {
             worker,
             retention_days: args.retention_days,
             generated_admin_key,
+            limits: crate::serve::Limits {
+                max_connections: args.max_connections.max(1),
+                header_timeout: HEADER_TIMEOUT,
+                idle_timeout: args.api_idle_timeout.max(Duration::from_millis(100)),
+            },
         })
     }
 
@@ -189,14 +197,26 @@ impl App {
             self.retention_days,
             shutdown.clone(),
         ));
-        let server = axum::serve(self.listener, router)
-            .with_graceful_shutdown(shutdown.clone().cancelled_owned());
-        let served = server.await;
+        let served =
+            crate::serve::serve(self.listener, router, self.limits, shutdown.clone()).await;
         shutdown.cancel();
         worker.await.ok();
         retention.await.ok();
         served.context("HTTP server failed")
     }
+}
+
+/// Binds with a backlog of 4,096 (the kernel caps it at `somaxconn`), not std's
+/// 128: a burst of connections then waits in the queue instead of having its SYNs
+/// dropped and retried a second later.
+fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = match addr {
+        SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(4096)
 }
 
 async fn admin_key(

@@ -94,6 +94,15 @@ pub struct ServeArgs {
     /// more answer 429 with Retry-After. Per node; the operator key is not limited. 0: off.
     #[arg(long, env = "SHOPHOOK_API_RATE_LIMIT", default_value_t = 100)]
     pub api_rate_limit: u32,
+    /// Most API connections open at once (the open-file limit is raised to fit,
+    /// with --concurrency). Past it the connection idle the longest is closed to
+    /// make room, so a new request, `/healthz` included, is always served.
+    #[arg(long, env = "SHOPHOOK_MAX_CONNECTIONS", default_value_t = 1024)]
+    pub max_connections: usize,
+    /// An API connection with no request for this long is closed (a request's
+    /// headers must arrive within 10 s, or this if shorter).
+    #[arg(long, env = "SHOPHOOK_API_IDLE_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
+    pub api_idle_timeout: Duration,
     /// A webhook whose every attempt has failed for this long is disabled, and
     /// `webhook.disabled` goes to its account's notify_url (`0s`: never disable).
     #[arg(long, env = "SHOPHOOK_DISABLE_AFTER", default_value = "5d", value_parser = parse_duration)]

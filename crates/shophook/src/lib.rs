@@ -13,6 +13,7 @@ pub mod error;
 pub mod ids;
 pub mod metrics;
 pub mod retention;
+pub mod serve;
 pub mod ui;
 pub mod worker;
 

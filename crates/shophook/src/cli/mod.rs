@@ -80,27 +80,36 @@ fn init_logs(format: LogFormat) {
     };
 }
 
-/// Open files a node needs beyond its delivery connections: API connections,
-/// database files, the PostgreSQL pool.
-const SPARE_FILES: u64 = 512;
+/// Open files a node needs beyond its delivery and API connections: database
+/// files, the PostgreSQL pool, the listener.
+const SPARE_FILES: u64 = 256;
 
 /// Raises the soft limit of open files towards what `concurrency` delivery
-/// connections need (it is often 1,024 by default, and the hard limit much higher).
-fn raise_open_file_limit(concurrency: usize) {
-    let wanted = concurrency as u64 + SPARE_FILES;
+/// connections and `max_connections` API connections need (it is often 1,024 by
+/// default, and the hard limit much higher). Where the limit stays lower, the API
+/// gets fewer connections, so it never runs out of files before the bound.
+fn raise_open_file_limit(args: &mut crate::config::ServeArgs) {
+    let wanted = (args.concurrency + args.max_connections) as u64 + SPARE_FILES;
     match rlimit::increase_nofile_limit(wanted) {
-        Ok(got) if got < wanted => tracing::warn!(
-            limit = got,
-            wanted,
-            "the open-file limit is below what --concurrency needs; deliveries may fail with \"too many open files\" (raise `ulimit -n` or lower --concurrency)"
-        ),
+        Ok(got) if got < wanted => {
+            let fits = got
+                .saturating_sub(args.concurrency as u64 + SPARE_FILES)
+                .max(32) as usize;
+            args.max_connections = args.max_connections.min(fits);
+            tracing::warn!(
+                limit = got,
+                wanted,
+                max_connections = args.max_connections,
+                "the open-file limit is below what --concurrency and --max-connections need; API connections lowered to fit (raise `ulimit -n` or lower --concurrency)"
+            )
+        }
         Ok(_) => {}
         Err(e) => tracing::warn!(error = %e, "could not read or raise the open-file limit"),
     }
 }
 
-async fn serve(args: crate::config::ServeArgs) -> anyhow::Result<()> {
-    raise_open_file_limit(args.concurrency);
+async fn serve(mut args: crate::config::ServeArgs) -> anyhow::Result<()> {
+    raise_open_file_limit(&mut args);
     let database = Database::parse(&args.database)
         .map(|d| d.to_string())
         .unwrap_or_default();

@@ -142,3 +142,51 @@ async fn templates_that_ask_for_gigabytes_fail_their_delivery_and_the_server_sta
     eprintln!("server peak RSS after the hostile templates: {peak:.0} MiB");
     assert!(peak < 256.0, "peak RSS {peak:.0} MiB");
 }
+
+/// Reads from an idle client socket until the server closes it (0 bytes) — or
+/// fails after [`WAIT`].
+async fn closed_by_server(s: &mut tokio::net::TcpStream) -> bool {
+    use tokio::io::AsyncReadExt;
+    let mut buf = [0u8; 64];
+    matches!(
+        tokio::time::timeout(WAIT, s.read(&mut buf)).await,
+        Ok(Ok(0)) | Ok(Err(_))
+    )
+}
+
+#[tokio::test]
+async fn healthz_answers_with_2000_idle_sockets_open() {
+    // this test process holds the 2,000 client sockets
+    let _ = rlimit::increase_nofile_limit(8192);
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(&dir.path().join("db.sqlite"), &[]);
+    let mut idle = Vec::new();
+    for _ in 0..2000 {
+        idle.push(tokio::net::TcpStream::connect(server.addr).await.unwrap());
+    }
+    let (s, body) = server.client().call(Method::GET, "/healthz", None).await;
+    assert_eq!(s, 200, "{body}");
+    // room was made by closing the connections idle the longest
+    assert!(closed_by_server(&mut idle[0]).await);
+    let (s, _) = server.client().call(Method::GET, "/healthz", None).await;
+    assert_eq!(s, 200);
+}
+
+#[tokio::test]
+async fn an_idle_api_connection_is_closed_after_the_idle_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(
+        &dir.path().join("db.sqlite"),
+        &["--api-idle-timeout", "300ms"],
+    );
+    // one that never sends a byte, one that sends half a request line
+    let mut silent = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let mut slow = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    tokio::io::AsyncWriteExt::write_all(&mut slow, b"GET /heal")
+        .await
+        .unwrap();
+    assert!(closed_by_server(&mut silent).await);
+    assert!(closed_by_server(&mut slow).await);
+    let (s, _) = server.client().call(Method::GET, "/healthz", None).await;
+    assert_eq!(s, 200);
+}
