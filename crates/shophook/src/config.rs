@@ -51,6 +51,7 @@ pub struct ServeArgs {
     #[arg(
         long,
         env = "SHOPHOOK_DATABASE",
+        hide_env_values = true,
         default_value = "sqlite://shophook.db"
     )]
     pub database: String,
@@ -129,6 +130,7 @@ pub struct MigrateArgs {
     #[arg(
         long,
         env = "SHOPHOOK_DATABASE",
+        hide_env_values = true,
         default_value = "sqlite://shophook.db"
     )]
     pub database: String,

@@ -38,7 +38,12 @@ Exit status: 0 every replayed delivery succeeded, 1 error, 2 some still fail,
 are dead, or were not finished within --wait.")]
 pub struct ReplayArgs {
     /// The shophook server.
-    #[arg(long, env = "SHOPHOOK_URL", default_value = "http://127.0.0.1:8080")]
+    #[arg(
+        long,
+        env = "SHOPHOOK_URL",
+        hide_env_values = true,
+        default_value = "http://127.0.0.1:8080"
+    )]
     pub server: url::Url,
     /// An API key: the operator key, or the account's own key.
     #[arg(long, env = "SHOPHOOK_KEY", hide_env_values = true)]

@@ -678,3 +678,50 @@ async fn replay_resends_dead_deliveries_and_follows_them_to_the_end() {
     assert_eq!(code, 1);
     assert!(err.contains("`status`: one of scheduled, pending"), "{err}");
 }
+
+/// `--help` shows which environment variables a flag reads, never the values of
+/// those that carry a secret (a database password, the encryption key, keys).
+#[test]
+fn help_never_prints_a_secret_from_the_environment() {
+    let planted = [
+        (
+            "SHOPHOOK_DATABASE",
+            "postgres://u:planted-password@127.0.0.1/x",
+        ),
+        (
+            "SHOPHOOK_ENCRYPTION_KEY",
+            "cGxhbnRlZC1lbmNyeXB0aW9uLWtleS0wMTIzNDU2Nzg=",
+        ),
+        ("SHOPHOOK_ADMIN_KEY", "planted-admin-key-0123456789"),
+        ("SHOPHOOK_KEY", "planted-api-key-0123456789"),
+        (
+            "SHOPHOOK_URL",
+            "https://u:planted-url-password@hooks.example.com",
+        ),
+        (
+            "SHOPHOOK_WEBHOOK_SECRET",
+            "whsec_cGxhbnRlZC13ZWJob29rLXNlY3JldA==",
+        ),
+    ];
+    for command in ["serve", "migrate", "replay", "listen", "verify"] {
+        let out = Command::new(BIN)
+            .args([command, "--help"])
+            .envs(planted)
+            .output()
+            .expect("run shophook --help");
+        assert!(out.status.success(), "{command} --help");
+        let help = String::from_utf8_lossy(&out.stdout);
+        for (name, value) in planted {
+            assert!(
+                !help.contains(value) && !help.contains("planted") && !help.contains("cGxhbnRlZ"),
+                "`{command} --help` shows {name}:\n{help}"
+            );
+        }
+        if matches!(command, "serve" | "migrate") {
+            assert!(
+                help.contains("[env: SHOPHOOK_DATABASE]"),
+                "the variable is still named: {help}"
+            );
+        }
+    }
+}
