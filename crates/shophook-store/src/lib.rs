@@ -117,6 +117,16 @@ pub trait Store: Send + Sync + 'static {
     /// The account a key hash belongs to.
     async fn key_account(&self, hash: &str) -> Result<Option<String>>;
 
+    /// Stores a new web UI session, forgetting the sessions that had expired by
+    /// its creation; `NotFound` if its account is gone.
+    async fn create_ui_session(&self, session: UiSession) -> Result<()>;
+    /// The UI session with this id hash, unless it was ended or has expired by `now`.
+    async fn ui_session(&self, id_hash: &str, now: Timestamp) -> Result<Option<UiSession>>;
+    /// Ends one UI session (sign-out); whether it existed.
+    async fn end_ui_session(&self, id_hash: &str) -> Result<bool>;
+    /// Ends every portal session of an account; how many there were.
+    async fn end_portal_sessions(&self, account: &str) -> Result<u64>;
+
     /// Creates a webhook unless the account has `max_webhooks` already.
     async fn create_webhook(
         &self,

@@ -47,6 +47,24 @@ pub struct NewKey {
     pub created_at: Timestamp,
 }
 
+/// A web UI sign-in as the store keeps it: the SHA-256 of the random id its cookie
+/// carries (never the id itself, so a copy of the database opens no session),
+/// whose it is and until when. Signing out deletes it, so a saved cookie stops
+/// working on every node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UiSession {
+    /// Hex SHA-256 of the session id.
+    pub id_hash: String,
+    /// The account signed in to; `None` for the operator.
+    pub account: Option<String>,
+    /// Opened through a one-time portal link, not with a key.
+    pub portal: bool,
+    /// Sign-in time.
+    pub created_at: Timestamp,
+    /// The session ends at this time.
+    pub expires_at: Timestamp,
+}
+
 /// A pause/resume request.
 #[derive(Debug, Clone)]
 pub struct StatusChange {

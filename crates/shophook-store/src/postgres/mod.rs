@@ -21,6 +21,7 @@ mod schema;
 mod signal;
 mod snapshots;
 mod store;
+mod ui_sessions;
 mod webhooks;
 
 use std::str::FromStr;

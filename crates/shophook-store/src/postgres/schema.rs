@@ -87,6 +87,16 @@ CREATE TABLE field_values (
     account_id TEXT COLLATE "C" NOT NULL, field TEXT NOT NULL, value TEXT NOT NULL,
     PRIMARY KEY (account_id, field, value));
 "#,
+    // Web UI sessions (Store::create_ui_session): the hash of the id in the cookie;
+    // the operator's have no account.
+    r#"
+CREATE TABLE ui_sessions (
+    id_hash TEXT COLLATE "C" PRIMARY KEY,
+    account_id TEXT COLLATE "C" REFERENCES accounts(id) ON DELETE CASCADE,
+    portal BOOLEAN NOT NULL, created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL);
+CREATE INDEX ui_sessions_by_account ON ui_sessions(account_id);
+CREATE INDEX ui_sessions_by_expiry ON ui_sessions(expires_at);
+"#,
 ];
 
 /// The schema version this build expects.

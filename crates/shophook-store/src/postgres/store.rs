@@ -7,7 +7,10 @@ use shophook_core::account::Account;
 use std::sync::Arc;
 use tokio::sync::Notify;
 
-use super::{PgStore, R, accounts, deliveries, events, field_values, history, snapshots, webhooks};
+use super::{
+    PgStore, R, accounts, deliveries, events, field_values, history, snapshots, ui_sessions,
+    webhooks,
+};
 use crate::*;
 
 /// How often a transaction is retried after a deadlock or serialisation failure.
@@ -89,6 +92,23 @@ impl Store for PgStore {
 
     async fn key_account(&self, hash: &str) -> Result<Option<String>> {
         tx!(self, |t| accounts::key_account(&mut t, hash).await?)
+    }
+
+    async fn create_ui_session(&self, session: UiSession) -> Result<()> {
+        tx!(self, |t| ui_sessions::create(&mut t, session.clone())
+            .await?)
+    }
+
+    async fn ui_session(&self, id_hash: &str, now: Timestamp) -> Result<Option<UiSession>> {
+        tx!(self, |t| ui_sessions::get(&mut t, id_hash, now).await?)
+    }
+
+    async fn end_ui_session(&self, id_hash: &str) -> Result<bool> {
+        tx!(self, |t| ui_sessions::end(&mut t, id_hash).await?)
+    }
+
+    async fn end_portal_sessions(&self, account: &str) -> Result<u64> {
+        tx!(self, |t| ui_sessions::end_portal(&mut t, account).await?)
     }
 
     async fn create_webhook(

@@ -11,6 +11,7 @@ mod field_values;
 mod readers;
 mod schema;
 mod snapshots;
+mod ui_sessions;
 mod webhooks;
 mod writer;
 
@@ -214,6 +215,33 @@ impl Store for SqliteStore {
         let hash = hash.to_string();
         self.readers
             .read(move |c| accounts::key_account(c, &hash))
+            .await
+    }
+
+    async fn create_ui_session(&self, session: UiSession) -> Result<()> {
+        self.writer
+            .write(move |w| ui_sessions::create(w.conn, session))
+            .await
+    }
+
+    async fn ui_session(&self, id_hash: &str, now: Timestamp) -> Result<Option<UiSession>> {
+        let id_hash = id_hash.to_string();
+        self.readers
+            .read(move |c| ui_sessions::get(c, &id_hash, now))
+            .await
+    }
+
+    async fn end_ui_session(&self, id_hash: &str) -> Result<bool> {
+        let id_hash = id_hash.to_string();
+        self.writer
+            .write(move |w| ui_sessions::end(w.conn, &id_hash))
+            .await
+    }
+
+    async fn end_portal_sessions(&self, account: &str) -> Result<u64> {
+        let account = account.to_string();
+        self.writer
+            .write(move |w| ui_sessions::end_portal(w.conn, &account))
             .await
     }
 

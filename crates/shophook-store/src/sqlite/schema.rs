@@ -78,6 +78,16 @@ CREATE TABLE field_values (
     account_id TEXT NOT NULL, field TEXT NOT NULL, value TEXT NOT NULL,
     PRIMARY KEY (account_id, field, value)) STRICT, WITHOUT ROWID;
 "#,
+    // Web UI sessions (Store::create_ui_session): the hash of the id in the cookie;
+    // the operator's have no account.
+    r#"
+CREATE TABLE ui_sessions (
+    id_hash TEXT PRIMARY KEY,
+    account_id TEXT REFERENCES accounts(id) ON DELETE CASCADE,
+    portal INTEGER NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL) STRICT;
+CREATE INDEX ui_sessions_by_account ON ui_sessions(account_id);
+CREATE INDEX ui_sessions_by_expiry ON ui_sessions(expires_at);
+"#,
 ];
 
 /// The schema version this build expects.

@@ -151,6 +151,7 @@ macro_rules! conformance_suite {
             accounts_crud,
             deleting_an_account_deletes_everything_in_it,
             keys_belong_to_one_account,
+            ui_sessions_open_end_and_expire,
             // webhooks
             webhooks_crud,
             webhooks_respect_max_webhooks,

@@ -12,6 +12,7 @@ mod retention;
 mod signal;
 mod snapshots;
 mod stats;
+mod ui_sessions;
 mod webhooks;
 
 pub use accounts::*;
@@ -24,6 +25,7 @@ pub use retention::*;
 pub use signal::*;
 pub use snapshots::*;
 pub use stats::*;
+pub use ui_sessions::*;
 pub use webhooks::*;
 
 use std::sync::Arc;
