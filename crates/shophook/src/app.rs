@@ -48,6 +48,8 @@ pub struct AppState {
     pub lease: Duration,
     /// This server's metrics (`GET /metrics`).
     pub metrics: Arc<Metrics>,
+    /// The web UI's signing secret.
+    pub ui: crate::ui::security::UiSecurity,
 }
 
 /// Longest wait for a request's headers (less when `--api-idle-timeout` is).
@@ -77,6 +79,8 @@ impl App {
                 .map_err(|e| anyhow::anyhow!("--encryption-key: {e}"))?,
             None => Sealer::none(),
         };
+        let ui = crate::ui::security::UiSecurity::new(args.encryption_key.as_deref())
+            .map_err(|e| anyhow::anyhow!("--encryption-key: {e}"))?;
         let store: Arc<dyn Store> =
             match Database::parse(&args.database).map_err(anyhow::Error::msg)? {
                 Database::Sqlite(path) => {
@@ -155,6 +159,7 @@ impl App {
             node,
             lease: args.lease,
             metrics,
+            ui,
         });
         Ok(App {
             listener,

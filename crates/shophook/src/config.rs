@@ -109,8 +109,9 @@ pub struct ServeArgs {
     #[arg(long, env = "SHOPHOOK_DISABLE_AFTER", default_value = "5d", value_parser = parse_duration)]
     pub disable_after: Duration,
     /// Encrypt webhook secrets and custom header values in the database with this
-    /// key: 32 random bytes as base64 (`openssl rand -base64 32`). Keep it: the
-    /// secrets cannot be read without it.
+    /// key: 32 random bytes as base64 (`openssl rand -base64 32`); the web UI's
+    /// signing key is derived from it, so a database copy opens no session. Keep it:
+    /// the secrets cannot be read without it.
     #[arg(long, env = "SHOPHOOK_ENCRYPTION_KEY", hide_env_values = true)]
     pub encryption_key: Option<String>,
     /// Log format.

@@ -18,6 +18,13 @@ pub fn new_key() -> String {
     format!("shk_{}", URL_SAFE_NO_PAD.encode(bytes))
 }
 
+/// A new web UI session id: 32 random bytes, URL-safe base64 (stored only hashed).
+pub fn new_session_id() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
 /// Hex SHA-256 of a key: what is stored and looked up. Keys are 256-bit random, so
 /// a fast hash is enough (no password stretching needed).
 pub fn hash_key(key: &str) -> String {

@@ -29,6 +29,7 @@ pub fn routes() -> OpenApiRouter<Arc<AppState>> {
         .routes(routes!(create_key))
         .routes(routes!(delete_key))
         .routes(routes!(portal_link))
+        .routes(routes!(end_portal_sessions))
 }
 
 /// Creates an account (merchant).
@@ -320,6 +321,31 @@ async fn portal_link(
             expires_at,
         }),
     ))
+}
+
+/// How many sessions were ended.
+#[derive(Serialize, ToSchema)]
+struct SessionsEnded {
+    /// Sessions ended by this call.
+    ended: u64,
+}
+
+/// Signs out every web UI session opened through a portal link of this
+/// account, on every node at once: their cookies open nothing any more. (A
+/// session signed in with an account key ends when the key is revoked.)
+#[utoipa::path(delete, path = "/v1/accounts/{account}/portal-sessions", tag = "accounts",
+    params(("account" = String, Path, description = "Account id")),
+    responses((status = 200, description = "Ended", body = SessionsEnded)))]
+async fn end_portal_sessions(
+    State(s): State<Arc<AppState>>,
+    caller: Caller,
+    Path(account): Path<String>,
+) -> ApiResult<Json<SessionsEnded>> {
+    caller.require_operator()?;
+    let account = caller.account(&s, &account).await?;
+    let ended = s.store.end_portal_sessions(&account.id).await?;
+    tracing::info!(account = %account.id, ended, "portal sessions ended");
+    Ok(Json(SessionsEnded { ended }))
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! Signing in and out, the operator's account picker, and one-time portal links
 //! that sign a merchant straight into their account (for embedding in a platform's
-//! own admin panel).
+//! own admin panel). Signing out, and signing in anew, end the session on the
+//! server; the operator ends an account's portal sessions through the API.
 
 use std::sync::Arc;
 
@@ -72,17 +73,25 @@ fn with_cookie(location: &str, cookie: String) -> Response {
         .into_response()
 }
 
-async fn login(State(s): State<Arc<AppState>>, body: Bytes) -> Result<Response, UiError> {
+async fn login(
+    State(s): State<Arc<AppState>>,
+    previous: Option<Session>,
+    body: Bytes,
+) -> Result<Response, UiError> {
     let form = pairs(&body);
     let Some((operator, hash, account)) = session::check_key(&s, field(&form, "key")).await else {
+        tracing::info!("UI sign-in with an unknown key refused");
         let page = LoginPage {
             nav: Nav::default(),
             error: "That key is not valid. Check it and try again.".into(),
         };
         return Ok((StatusCode::UNAUTHORIZED, render(&page)).into_response());
     };
-    let secret = session::secret(&s).await?;
-    let value = session::issue(&secret, operator, &hash, account.as_deref(), s.clock.now());
+    // A new sign-in replaces the browser's cookie: the session it held ends too.
+    if let Some(previous) = previous {
+        session::close(&s, &previous).await?;
+    }
+    let value = session::open(&s, operator, &hash, account.as_deref()).await?;
     let target = match &account {
         Some(a) => format!("/a/{a}/webhooks"),
         None => "/accounts".into(),
@@ -96,6 +105,7 @@ async fn logout(
     body: Bytes,
 ) -> Result<Response, UiError> {
     super::check_csrf(&s, &session, &pairs(&body)).await?;
+    session::close(&s, &session).await?;
     Ok(with_cookie("/login", session::clear_cookie()))
 }
 
@@ -148,13 +158,13 @@ async fn portal(
         .account(&account)
         .await?
         .ok_or(UiError(ApiError::NotFound("account")))?;
-    let value = session::issue(
-        &secret,
+    let value = session::open(
+        &s,
         false,
         &session::portal_key_hash(&account),
         Some(&account),
-        now,
-    );
+    )
+    .await?;
     Ok(with_cookie(
         &format!("/a/{account}/webhooks"),
         session::set_cookie(&value),

@@ -1,11 +1,13 @@
 //! The merchant web UI: server-rendered HTML (askama templates in `templates/`)
 //! with a little progressive enhancement (htmx, vendored from its npm package, and
 //! `assets/app.js`). Everything works without JavaScript; htmx only saves reloads.
-//! Handlers call the same store and core functions as the API.
+//! Handlers call the same store and core functions as the API. Sessions are in
+//! [`session`], the secret that signs them in [`security`].
 
 mod auth;
 mod form;
 mod history;
+pub mod security;
 pub mod session;
 mod webhooks;
 

@@ -26,6 +26,7 @@ const OPERATOR_ONLY: &[&str] = &[
     "accounts_create_key",
     "accounts_delete_key",
     "accounts_portal_link",
+    "accounts_end_portal_sessions",
 ];
 
 /// Writes by an id the shop chooses (its own order number, SKU…): under B's path

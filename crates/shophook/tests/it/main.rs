@@ -31,4 +31,5 @@ mod secrets;
 mod ssrf;
 mod tenants;
 mod ui;
+mod ui_security;
 mod webhooks;
