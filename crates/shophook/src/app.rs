@@ -48,7 +48,7 @@ pub struct AppState {
     pub lease: Duration,
     /// This server's metrics (`GET /metrics`).
     pub metrics: Arc<Metrics>,
-    /// The web UI's signing secret.
+    /// The web UI's secret, cookie flags and response headers.
     pub ui: crate::ui::security::UiSecurity,
 }
 
@@ -79,8 +79,12 @@ impl App {
                 .map_err(|e| anyhow::anyhow!("--encryption-key: {e}"))?,
             None => Sealer::none(),
         };
-        let ui = crate::ui::security::UiSecurity::new(args.encryption_key.as_deref())
-            .map_err(|e| anyhow::anyhow!("--encryption-key: {e}"))?;
+        let ui = crate::ui::security::UiSecurity::new(
+            args.encryption_key.as_deref(),
+            args.ui_frame_ancestors.as_ref(),
+            args.ui_secure_cookies,
+        )
+        .map_err(|e| anyhow::anyhow!("--encryption-key: {e}"))?;
         let store: Arc<dyn Store> =
             match Database::parse(&args.database).map_err(anyhow::Error::msg)? {
                 Database::Sqlite(path) => {

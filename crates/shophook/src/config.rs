@@ -114,6 +114,14 @@ pub struct ServeArgs {
     /// the secrets cannot be read without it.
     #[arg(long, env = "SHOPHOOK_ENCRYPTION_KEY", hide_env_values = true)]
     pub encryption_key: Option<String>,
+    /// Origins allowed to embed the web UI in a frame, e.g. `https://admin.example.com`
+    /// (space- or comma-separated). Unset: no site may frame it (`X-Frame-Options: DENY`).
+    #[arg(long, env = "SHOPHOOK_UI_FRAME_ANCESTORS", value_name = "ORIGINS", value_parser = FrameAncestors::parse)]
+    pub ui_frame_ancestors: Option<FrameAncestors>,
+    /// Mark the web UI's cookies `Secure` (browsers then send them over HTTPS only):
+    /// set it when users reach shophook through HTTPS, e.g. behind a TLS proxy.
+    #[arg(long, env = "SHOPHOOK_UI_SECURE_COOKIES")]
+    pub ui_secure_cookies: bool,
     /// Log format.
     #[arg(
         long,
@@ -135,6 +143,74 @@ pub struct MigrateArgs {
         default_value = "sqlite://shophook.db"
     )]
     pub database: String,
+}
+
+/// The origins of `--ui-frame-ancestors`, checked so they are safe to put in a
+/// `Content-Security-Policy` header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FrameAncestors(pub Vec<String>);
+
+impl FrameAncestors {
+    /// Parses origins separated by spaces or commas: `https://host[:port]` (a host
+    /// may start with `*.`) or `'self'`.
+    pub fn parse(value: &str) -> Result<FrameAncestors, String> {
+        let origins: Vec<String> = value
+            .split(|c: char| c == ',' || c.is_ascii_whitespace())
+            .filter(|o| !o.is_empty())
+            .map(|o| o.trim_end_matches('/').to_string())
+            .collect();
+        if origins.is_empty() {
+            return Err("give at least one origin, e.g. https://admin.example.com".into());
+        }
+        if let Some(bad) = origins.iter().find(|o| !is_frame_origin(o)) {
+            return Err(format!(
+                "`{bad}` is not an origin; give origins such as https://admin.example.com or \
+                 https://*.example.com (scheme, host and optional port, no path), or 'self', \
+                 separated by spaces or commas"
+            ));
+        }
+        Ok(FrameAncestors(origins))
+    }
+}
+
+impl std::fmt::Display for FrameAncestors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0.join(" "))
+    }
+}
+
+/// `'self'` or `http(s)://host[:port]`, where the host is DNS characters with an
+/// optional leading `*.`, or an IPv6 literal in brackets.
+fn is_frame_origin(origin: &str) -> bool {
+    if origin == "'self'" {
+        return true;
+    }
+    let Some((scheme, authority)) = origin.split_once("://") else {
+        return false;
+    };
+    if !matches!(scheme, "http" | "https") || authority.is_empty() {
+        return false;
+    }
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((h, p)) if !h.ends_with(':') && !p.contains(']') => (h, Some(p)),
+        _ => (authority, None),
+    };
+    let port_ok = port.is_none_or(|p| {
+        p == "*" || (!p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()))
+    });
+    let host_ok = if let Some(ip6) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        ip6.parse::<std::net::Ipv6Addr>().is_ok()
+    } else {
+        let name = host.strip_prefix("*.").unwrap_or(host);
+        !name.is_empty()
+            && name.split('.').all(|label| {
+                !label.is_empty()
+                    && label
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            })
+    };
+    port_ok && host_ok
 }
 
 /// A parsed `--database`.
@@ -245,6 +321,66 @@ mod tests {
         assert!(Database::parse("sqlite://").is_err());
         assert!(Database::parse("postgres://").is_err());
         assert_eq!(a.lease, Duration::from_secs(60), "the default lease");
+    }
+
+    #[test]
+    fn frame_ancestors() {
+        for (given, parsed) in [
+            (
+                "https://admin.example.com",
+                vec!["https://admin.example.com"],
+            ),
+            (
+                "https://a.example.com, https://*.b.example.com:8443 'self'",
+                vec![
+                    "https://a.example.com",
+                    "https://*.b.example.com:8443",
+                    "'self'",
+                ],
+            ),
+            (
+                "http://127.0.0.1:9000/,http://[::1]:80",
+                vec!["http://127.0.0.1:9000", "http://[::1]:80"],
+            ),
+        ] {
+            assert_eq!(FrameAncestors::parse(given).unwrap().0, parsed, "{given}");
+        }
+        for bad in [
+            "",
+            " , ",
+            "admin.example.com",
+            "https://admin.example.com/path",
+            "https://evil.example; script-src *",
+            "javascript://x",
+            "https://",
+            "https://a..b",
+            "https://a.example:99999x",
+            "'none'",
+            "*",
+        ] {
+            let err = FrameAncestors::parse(bad).expect_err(bad);
+            assert!(
+                err.contains("origin"),
+                "{bad}: the error says what to give: {err}"
+            );
+        }
+        let cli = Cli::try_parse_from([
+            "shophook",
+            "serve",
+            "--ui-frame-ancestors",
+            "https://admin.example.com https://crm.example.com",
+            "--ui-secure-cookies",
+        ])
+        .unwrap();
+        let Command::Serve(a) = cli.command else {
+            panic!("serve")
+        };
+        assert_eq!(
+            a.ui_frame_ancestors.unwrap().to_string(),
+            "https://admin.example.com https://crm.example.com"
+        );
+        assert!(a.ui_secure_cookies);
+        assert!(Cli::try_parse_from(["shophook", "serve", "--ui-frame-ancestors", "x;y"]).is_err());
     }
 
     #[test]

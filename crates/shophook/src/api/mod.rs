@@ -59,6 +59,8 @@ pub fn routes() -> (Router<Arc<AppState>>, utoipa::openapi::OpenApi) {
 pub fn router(state: Arc<AppState>) -> Router {
     routes()
         .0
+        // What the UI's header middleware sends (`--ui-frame-ancestors`).
+        .layer(axum::Extension(state.ui.headers.clone()))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::metrics::track_http,

@@ -96,7 +96,10 @@ async fn login(
         Some(a) => format!("/a/{a}/webhooks"),
         None => "/accounts".into(),
     };
-    Ok(with_cookie(&target, session::set_cookie(&value)))
+    Ok(with_cookie(
+        &target,
+        session::set_cookie(&value, s.ui.secure_cookies),
+    ))
 }
 
 async fn logout(
@@ -106,7 +109,10 @@ async fn logout(
 ) -> Result<Response, UiError> {
     super::check_csrf(&s, &session, &pairs(&body)).await?;
     session::close(&s, &session).await?;
-    Ok(with_cookie("/login", session::clear_cookie()))
+    Ok(with_cookie(
+        "/login",
+        session::clear_cookie(s.ui.secure_cookies),
+    ))
 }
 
 async fn accounts(State(s): State<Arc<AppState>>, session: Session) -> Result<Response, UiError> {
@@ -167,6 +173,6 @@ async fn portal(
     .await?;
     Ok(with_cookie(
         &format!("/a/{account}/webhooks"),
-        session::set_cookie(&value),
+        session::set_cookie(&value, s.ui.secure_cookies),
     ))
 }

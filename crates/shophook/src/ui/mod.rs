@@ -2,7 +2,8 @@
 //! with a little progressive enhancement (htmx, vendored from its npm package, and
 //! `assets/app.js`). Everything works without JavaScript; htmx only saves reloads.
 //! Handlers call the same store and core functions as the API. Sessions are in
-//! [`session`], the secret that signs them in [`security`].
+//! [`session`]; the same-origin check of form posts and the headers of every UI
+//! response in [`security`].
 
 mod auth;
 mod form;
@@ -41,6 +42,8 @@ pub fn routes() -> Router<Arc<AppState>> {
         .merge(auth::routes())
         .merge(webhooks::routes())
         .merge(history::routes())
+        .layer(axum::middleware::from_fn(security::same_origin))
+        .layer(axum::middleware::from_fn(security::headers))
 }
 
 async fn asset(body: &'static str, content_type: &'static str) -> Response {

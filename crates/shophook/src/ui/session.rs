@@ -165,17 +165,22 @@ pub async fn close(state: &AppState, session: &Session) -> Result<(), StoreError
     Ok(())
 }
 
-/// The `Set-Cookie` value for a session.
-pub fn set_cookie(value: &str) -> String {
+/// The `Set-Cookie` value for a session; `secure` adds `Secure`
+/// (`--ui-secure-cookies`).
+pub fn set_cookie(value: &str, secure: bool) -> String {
     format!(
-        "{COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}",
-        SESSION_HOURS * 3600
+        "{COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",
+        SESSION_HOURS * 3600,
+        if secure { "; Secure" } else { "" }
     )
 }
 
 /// The `Set-Cookie` value that signs out.
-pub fn clear_cookie() -> String {
-    format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0")
+pub fn clear_cookie(secure: bool) -> String {
+    format!(
+        "{COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{}",
+        if secure { "; Secure" } else { "" }
+    )
 }
 
 fn cookie_value(headers: &HeaderMap) -> Option<String> {
@@ -368,5 +373,8 @@ mod tests {
             .is_none()
         );
         assert!(parse_portal(s, &c, now).is_none());
+        assert!(set_cookie("v", true).ends_with("; Secure"));
+        assert!(!set_cookie("v", false).contains("Secure"));
+        assert!(clear_cookie(true).contains("Max-Age=0; Secure"));
     }
 }

@@ -1,8 +1,10 @@
-//! The web UI against hostile tenants, over HTTP without a browser: signing out
-//! ends a session on the server (a saved cookie opens nothing), portal sessions
-//! end by signing out or through the API, on every node of a PostgreSQL
-//! database; and with `--encryption-key` nothing in the database signs a cookie
-//! or a portal link.
+//! The web UI against hostile tenants and hostile sites, over HTTP without a
+//! browser: signing out ends a session on the server (a saved cookie opens
+//! nothing), portal sessions end by signing out or through the API, on every
+//! node of a PostgreSQL database; a sign-in posted from another site is refused;
+//! every UI response carries nosniff, no-store and the framing policy; cookies
+//! are `Secure` with `--ui-secure-cookies`; and with `--encryption-key` nothing
+//! in the database signs a cookie or a portal link.
 
 use std::sync::Arc;
 
@@ -249,6 +251,262 @@ async fn portal_sessions_end_by_signing_out_and_through_the_api() {
         .await;
     assert_error(&missing, StatusCode::NOT_FOUND, "not_found");
     app.stop().await;
+}
+
+#[tokio::test]
+async fn a_sign_in_posted_from_another_site_is_refused() {
+    let app = TestApp::spawn().await;
+    let key = app.account("acme").await;
+    let base = app.url("");
+    let login = |headers: Vec<(&'static str, String)>| {
+        let mut req = no_redirects()
+            .post(app.url("/login"))
+            .form(&[("key", key.as_str())]);
+        for (k, v) in headers {
+            req = req.header(k, v);
+        }
+        req.send()
+    };
+    for (headers, from) in [
+        (
+            vec![("origin", "http://evil.example".to_string())],
+            "http://evil.example",
+        ),
+        (
+            vec![("referer", "http://evil.example/page?key=1".to_string())],
+            "http://evil.example",
+        ),
+        (
+            vec![
+                ("origin", "http://evil.example".to_string()),
+                ("referer", format!("{base}/login")),
+            ],
+            "http://evil.example",
+        ),
+        (vec![("origin", "null".to_string())], "null"),
+        (
+            vec![("origin", base.replace("127.0.0.1", "localhost"))],
+            "http://localhost",
+        ),
+    ] {
+        let r = login(headers.clone()).await.unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{headers:?}");
+        assert!(set_cookie(&r).is_empty(), "no session: {headers:?}");
+        assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+        let page = r.text().await.unwrap();
+        assert!(
+            page.contains("sent from another site") && page.contains(from),
+            "the page says what happened: {page}"
+        );
+    }
+    // This server's own origin (or referer), or no such header at all (curl,
+    // scripts): signed in. Behind a proxy, X-Forwarded-Host names the host.
+    for headers in [
+        vec![("origin", base.clone())],
+        vec![("referer", format!("{base}/login"))],
+        vec![],
+        vec![
+            ("origin", "https://hooks.example.com".to_string()),
+            ("x-forwarded-host", "hooks.example.com".to_string()),
+        ],
+    ] {
+        let r = login(headers.clone()).await.unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "{headers:?}");
+        assert!(set_cookie(&r).starts_with("shophook_session="));
+    }
+
+    // The other forms too, even with the session's own token.
+    let hook = app
+        .webhook(
+            "acme",
+            json!({"url": "http://127.0.0.1:9/x", "events": ["*"]}),
+        )
+        .await;
+    let id = hook["id"].as_str().unwrap();
+    let cookie = sign_in(&app, &key).await;
+    let token = csrf_at(&base, "/a/acme/webhooks", &cookie).await;
+    for path in [
+        format!("/a/acme/webhooks/{id}/pause"),
+        "/logout".to_string(),
+    ] {
+        let r = no_redirects()
+            .post(app.url(&path))
+            .header("cookie", &cookie)
+            .header("origin", "http://evil.example")
+            .form(&[("csrf", token.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{path}");
+    }
+    let (_, w) = app
+        .admin(
+            Method::GET,
+            &format!("/v1/accounts/acme/webhooks/{id}"),
+            None,
+        )
+        .await;
+    assert_eq!(w["status"], "active");
+    assert!(
+        opens(&base, "/a/acme/webhooks", &cookie).await,
+        "still signed in"
+    );
+    // Reading is not refused: a link from another site still opens the sign-in page.
+    let r = no_redirects()
+        .get(app.url("/login"))
+        .header("origin", "http://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    app.stop().await;
+}
+
+/// The headers every UI response must carry, whatever the framing policy.
+fn assert_ui_headers(r: &reqwest::Response, what: &str, frame_ancestors: &str) {
+    let h = r.headers();
+    assert_eq!(h["x-content-type-options"], "nosniff", "{what}");
+    assert_eq!(
+        h["content-security-policy"],
+        format!("frame-ancestors {frame_ancestors}").as_str(),
+        "{what}"
+    );
+    if frame_ancestors == "'none'" {
+        assert_eq!(h["x-frame-options"], "DENY", "{what}");
+    } else {
+        assert!(
+            h.get("x-frame-options").is_none(),
+            "{what}: X-Frame-Options would forbid the allowed origins"
+        );
+    }
+}
+
+#[tokio::test]
+async fn ui_responses_carry_nosniff_no_store_and_the_framing_policy() {
+    for (flags, policy) in [
+        (vec![], "'none'"),
+        (
+            vec![
+                "--ui-frame-ancestors",
+                "https://admin.example.com, https://*.crm.example.com",
+            ],
+            "https://admin.example.com https://*.crm.example.com",
+        ),
+    ] {
+        let mut args = vec!["--allow-private-targets"];
+        args.extend(flags);
+        let app = TestApp::spawn_with(&args).await;
+        let key = app.account("acme").await;
+        let hook = app
+            .webhook(
+                "acme",
+                json!({"url": "http://127.0.0.1:9/x", "events": ["*"]}),
+            )
+            .await;
+        let id = hook["id"].as_str().unwrap();
+        let cookie = sign_in(&app, &key).await;
+        let client = no_redirects();
+        for path in [
+            "/login".to_string(),
+            "/".to_string(),
+            "/a/acme/webhooks".to_string(),
+            format!("/a/acme/webhooks/{id}"),
+            format!("/a/acme/webhooks/{id}/secret"),
+            "/a/acme/deliveries".to_string(),
+            "/a/other/webhooks".to_string(),
+        ] {
+            let r = client
+                .get(app.url(&path))
+                .header("cookie", &cookie)
+                .send()
+                .await
+                .unwrap();
+            assert!(r.status().as_u16() < 500, "{path}: {}", r.status());
+            assert_ui_headers(&r, &path, policy);
+            assert_eq!(r.headers()["cache-control"], "no-store", "{path}");
+        }
+        let secret = client
+            .get(app.url(&format!("/a/acme/webhooks/{id}/secret")))
+            .header("cookie", &cookie)
+            .header("hx-request", "true")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(secret.headers()["cache-control"], "no-store");
+        assert!(
+            secret
+                .text()
+                .await
+                .unwrap()
+                .contains(hook["secret"].as_str().unwrap())
+        );
+        // The sign-in answer, refused or not, and a refused cross-site post.
+        for (key, origin) in [
+            ("nope", app.url("")),
+            (key.as_str(), app.url("")),
+            (key.as_str(), "http://evil.example".to_string()),
+        ] {
+            let r = client
+                .post(app.url("/login"))
+                .header("origin", origin)
+                .form(&[("key", key)])
+                .send()
+                .await
+                .unwrap();
+            assert_ui_headers(&r, "POST /login", policy);
+            assert_eq!(r.headers()["cache-control"], "no-store");
+        }
+        // Static assets may be cached, and are not sniffed either.
+        let r = client
+            .get(app.url("/assets/htmx.min.js"))
+            .send()
+            .await
+            .unwrap();
+        assert_ui_headers(&r, "htmx", policy);
+        assert_eq!(r.headers()["cache-control"], "public, max-age=3600");
+        assert!(
+            r.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/javascript")
+        );
+        app.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn cookies_are_http_only_same_site_and_secure_with_the_flag() {
+    for secure in [false, true] {
+        let flags: &[&str] = if secure {
+            &["--allow-private-targets", "--ui-secure-cookies"]
+        } else {
+            &["--allow-private-targets"]
+        };
+        let app = TestApp::spawn_with(flags).await;
+        let key = app.account("acme").await;
+        let base = app.url("");
+        let signed_in = sign_in_at(&base, &key, None).await;
+        let (s, link) = app
+            .admin(Method::POST, "/v1/accounts/acme/portal-link", None)
+            .await;
+        assert_eq!(s, StatusCode::CREATED);
+        let portal = open_portal(&base, &link).await;
+        let signed_out =
+            set_cookie(&sign_out_at(&base, &cookie_of(&signed_in), "/a/acme/webhooks").await);
+        for (what, set) in [
+            ("sign-in", &signed_in),
+            ("portal", &portal),
+            ("sign-out", &signed_out),
+        ] {
+            let attrs: Vec<&str> = set.split(';').map(str::trim).collect();
+            assert!(
+                attrs.contains(&"HttpOnly") && attrs.contains(&"SameSite=Strict"),
+                "{what}: {set}"
+            );
+            assert_eq!(attrs.contains(&"Secure"), secure, "{what}: {set}");
+        }
+        app.stop().await;
+    }
 }
 
 /// Every `(key, value)` of the settings table of the SQLite file in `dir`.
