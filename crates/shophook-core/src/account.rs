@@ -23,6 +23,11 @@ pub struct Limits {
     #[serde(default = "default_max_webhooks")]
     #[cfg_attr(feature = "openapi", schema(maximum = 10_000))]
     pub max_webhooks: u32,
+    /// Most deliveries of the account in flight at once on one node (below the
+    /// server's `--account-concurrency`, which applies when this is unset).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 100_000))]
+    pub max_in_flight: Option<u32>,
 }
 
 fn yes() -> bool {
@@ -47,6 +52,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_webhooks: default_max_webhooks(),
+            max_in_flight: None,
         }
     }
 }
@@ -118,6 +124,17 @@ impl Account {
                 "limits.max_webhooks",
                 "out_of_range",
                 format!("at most {MAX_WEBHOOKS_CEILING}"),
+            ));
+        }
+        if self
+            .limits
+            .max_in_flight
+            .is_some_and(|n| !(1..=100_000).contains(&n))
+        {
+            return Err(FieldError::new(
+                "limits.max_in_flight",
+                "out_of_range",
+                "between 1 and 100000 deliveries in flight",
             ));
         }
         if !(1..=525_600).contains(&self.abandon_after_minutes) {

@@ -229,6 +229,8 @@ pub struct ClaimedDelivery {
     pub account_name: String,
     /// The account's IANA time zone.
     pub account_timezone: String,
+    /// The account's own ceiling on deliveries in flight (`limits.max_in_flight`).
+    pub account_max_in_flight: Option<u32>,
     /// Which order item this delivery is about (per-item profiles such as ekademia).
     pub part: Option<u32>,
     /// The webhook as it is now.

@@ -168,6 +168,7 @@ pub(crate) fn dispatched(
             succeeded_before: false,
             account_name: account.name.clone(),
             account_timezone: account.timezone.clone(),
+            account_max_in_flight: account.limits.max_in_flight,
             part,
             webhook,
             event: event.clone(),

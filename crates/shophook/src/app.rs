@@ -141,6 +141,7 @@ impl App {
             WorkerConfig {
                 concurrency: args.concurrency.max(1),
                 webhook_concurrency: args.webhook_concurrency.max(1),
+                account_concurrency: args.account_concurrency.max(1),
                 lease: args.lease,
                 batch: 256,
                 grace: args.shutdown_grace,

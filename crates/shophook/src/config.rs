@@ -74,6 +74,11 @@ pub struct ServeArgs {
     /// raised to fit at start-up).
     #[arg(long, env = "SHOPHOOK_CONCURRENCY", default_value_t = 1024)]
     pub concurrency: usize,
+    /// Most requests in flight at once for one account, over all its webhooks (an
+    /// account's `limits.max_in_flight` may set it lower), so one account's slow
+    /// receivers cannot take every slot.
+    #[arg(long, env = "SHOPHOOK_ACCOUNT_CONCURRENCY", default_value_t = 256)]
+    pub account_concurrency: usize,
     /// Most requests in flight at once to one webhook.
     #[arg(long, env = "SHOPHOOK_WEBHOOK_CONCURRENCY", default_value_t = 64)]
     pub webhook_concurrency: usize,

@@ -164,6 +164,7 @@ pub async fn claim(t: &mut Tx, claim: Claim) -> R<Vec<ClaimedDelivery>> {
             succeeded_before,
             account_name: account.name.clone(),
             account_timezone: account.timezone.clone(),
+            account_max_in_flight: account.limits.max_in_flight,
             part: part.map(count),
             webhook: hook.clone(),
             event,

@@ -151,6 +151,7 @@ pub fn claim(w: &mut WriteCtx<'_>, claim: Claim) -> Result<Vec<ClaimedDelivery>>
             succeeded_before,
             account_name: account.name.clone(),
             account_timezone: account.timezone.clone(),
+            account_max_in_flight: account.limits.max_in_flight,
             part,
             webhook: hook,
             event,

@@ -120,7 +120,7 @@ fn unknown_field(patch: &Value) -> Option<String> {
         ("name", &[]),
         ("timezone", &[]),
         ("features", &["webhooks"]),
-        ("limits", &["max_webhooks"]),
+        ("limits", &["max_webhooks", "max_in_flight"]),
         ("abandon_after_minutes", &[]),
         ("notify_url", &[]),
     ];

@@ -9,7 +9,10 @@
 //! fit when dispatched) waits in the database, and the loop claims it in batches
 //! when the store signals new work, the next due time comes, or a slot frees up
 //! while due work is waiting. A webhook at its concurrency limit, or paced, is left
-//! out of claims, so one slow receiver never starves the others. On shutdown it
+//! out of claims, so one slow receiver never starves the others; and so is every
+//! webhook of an account at its ceiling (`--account-concurrency`, or the account's
+//! `limits.max_in_flight`), so one account's receivers never take the slots the
+//! other accounts' due deliveries need. On shutdown it
 //! stops taking work, lets in-flight attempts finish within the grace period, then
 //! releases whatever is left so it is sent again (at least once, never lost).
 
@@ -20,7 +23,7 @@ pub mod mask;
 pub mod pacing;
 pub mod send;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -42,6 +45,8 @@ pub struct WorkerConfig {
     pub concurrency: usize,
     /// Requests in flight to one webhook.
     pub webhook_concurrency: usize,
+    /// Requests in flight for one account (its `limits.max_in_flight` may lower it).
+    pub account_concurrency: usize,
     /// A claimed delivery is due again after this if its node never records it.
     pub lease: Duration,
     /// Most deliveries claimed at once.
@@ -62,6 +67,7 @@ pub struct Worker {
     cfg: WorkerConfig,
     slots: Arc<Semaphore>,
     per_webhook: Arc<Mutex<HashMap<String, usize>>>,
+    per_account: Arc<Mutex<HashMap<String, AccountLoad>>>,
     pacing: pacing::Pacing,
     /// Records outcomes in groups.
     recorder: crate::batch::Recorder,
@@ -84,10 +90,22 @@ struct Claimed {
     slot: WebhookSlot,
 }
 
-/// Releases a webhook's in-flight count when dropped.
+/// An account's deliveries in flight on this node.
+struct AccountLoad {
+    in_flight: usize,
+    /// Its ceiling (the smaller of the flag and the account's own limit).
+    limit: usize,
+    /// Its webhooks seen since it had work in flight: left out of claims while
+    /// the account is at its ceiling.
+    webhooks: HashSet<String>,
+}
+
+/// Releases a webhook's and its account's in-flight counts when dropped.
 struct WebhookSlot {
     map: Arc<Mutex<HashMap<String, usize>>>,
     webhook: String,
+    accounts: Arc<Mutex<HashMap<String, AccountLoad>>>,
+    account: String,
 }
 
 impl Drop for WebhookSlot {
@@ -98,6 +116,14 @@ impl Drop for WebhookSlot {
             *n -= 1;
             if *n == 0 {
                 m.remove(&self.webhook);
+            }
+        }
+        if let Ok(mut m) = self.accounts.lock()
+            && let Some(a) = m.get_mut(&self.account)
+        {
+            a.in_flight -= 1;
+            if a.in_flight == 0 {
+                m.remove(&self.account);
             }
         }
     }
@@ -124,6 +150,7 @@ impl Worker {
             cfg,
             slots,
             per_webhook: Arc::new(Mutex::new(HashMap::new())),
+            per_account: Arc::new(Mutex::new(HashMap::new())),
             pacing: pacing::Pacing::default(),
             recorder,
             tasks: TaskTracker::new(),
@@ -134,12 +161,12 @@ impl Worker {
         }
     }
 
-    /// Webhooks to leave out of the next claim — at their concurrency limit, or
-    /// paced (rate limit, a receiver's `Retry-After`) — and the free slots of the
-    /// other busy ones.
+    /// Webhooks to leave out of the next claim — at their concurrency limit, of
+    /// an account at its ceiling, or paced (rate limit, a receiver's
+    /// `Retry-After`) — and the free slots of the other busy ones.
     fn rooms(&self) -> (Vec<String>, Vec<(String, u32)>) {
         let limit = self.cfg.webhook_concurrency;
-        let (mut skip, busy) = self
+        let (mut skip, mut busy) = self
             .per_webhook
             .lock()
             .map(|m| {
@@ -155,6 +182,14 @@ impl Worker {
                 (skip, busy)
             })
             .unwrap_or_default();
+        if let Ok(accounts) = self.per_account.lock() {
+            for a in accounts.values().filter(|a| a.in_flight >= a.limit) {
+                skip.extend(a.webhooks.iter().cloned());
+            }
+        }
+        skip.sort_unstable();
+        skip.dedup();
+        busy.retain(|(w, _)| skip.binary_search(w).is_err());
         skip.extend(self.pacing.waiting(Instant::now()));
         (skip, busy)
     }
@@ -164,32 +199,56 @@ impl Worker {
         !self.rooms().0.is_empty()
     }
 
-    /// Takes the slots `d` needs — a global one and one of its webhook, within its
-    /// pacing — or `None` if it must wait.
+    /// Takes the slots `d` needs — a global one, one of its account and one of its
+    /// webhook, within its pacing — or `None` if it must wait.
     fn admit(
         &self,
         d: &ClaimedDelivery,
         map: &mut HashMap<String, usize>,
+        accounts: &mut HashMap<String, AccountLoad>,
         now: Instant,
     ) -> Option<(OwnedSemaphorePermit, WebhookSlot)> {
-        // Pacing is asked only when both slots are free, and the webhook slot taken
-        // only when pacing admits (a slot dropped here would re-take `map`).
+        // Pacing is asked only when every slot is free, and the slots taken only
+        // when pacing admits (a slot dropped here would re-take the maps).
         let webhook_free =
             map.get(&d.webhook.id).copied().unwrap_or(0) < self.cfg.webhook_concurrency;
         if !webhook_free {
             return None;
         }
-        let permit = self.slots.clone().try_acquire_owned().ok()?;
-        if !self
-            .pacing
-            .admit(&d.webhook.id, d.webhook.config.rate_limit_per_second, now)
-        {
+        let account = &d.webhook.account_id;
+        let limit = d
+            .account_max_in_flight
+            .map_or(self.cfg.account_concurrency, |n| {
+                (n as usize).clamp(1, self.cfg.account_concurrency)
+            });
+        let load = accounts.entry(account.clone()).or_insert(AccountLoad {
+            in_flight: 0,
+            limit,
+            webhooks: HashSet::new(),
+        });
+        load.limit = limit;
+        load.webhooks.insert(d.webhook.id.clone());
+        let admitted = if load.in_flight < load.limit {
+            self.slots.clone().try_acquire_owned().ok().filter(|_| {
+                self.pacing
+                    .admit(&d.webhook.id, d.webhook.config.rate_limit_per_second, now)
+            })
+        } else {
+            None
+        };
+        let Some(permit) = admitted else {
+            if load.in_flight == 0 {
+                accounts.remove(account);
+            }
             return None;
-        }
+        };
+        load.in_flight += 1;
         *map.entry(d.webhook.id.clone()).or_insert(0) += 1;
         let slot = WebhookSlot {
             map: self.per_webhook.clone(),
             webhook: d.webhook.id.clone(),
+            accounts: self.per_account.clone(),
+            account: account.clone(),
         };
         Some((permit, slot))
     }
@@ -201,11 +260,13 @@ impl Worker {
         let mut rejected = Vec::new();
         let mut admitted = Vec::with_capacity(deliveries.len());
         {
-            let Ok(mut map) = self.per_webhook.lock() else {
+            let (Ok(mut map), Ok(mut accounts)) =
+                (self.per_webhook.lock(), self.per_account.lock())
+            else {
                 return deliveries.into_iter().map(|d| d.id).collect();
             };
             for d in deliveries {
-                match self.admit(&d, &mut map, now) {
+                match self.admit(&d, &mut map, &mut accounts, now) {
                     Some((permit, slot)) => admitted.push(Claimed {
                         delivery: d,
                         permit,

@@ -1,10 +1,15 @@
 //! Concurrency bounds: a receiver that never answers holds at most
-//! `--webhook-concurrency` requests, so the other webhooks keep being served.
+//! `--webhook-concurrency` requests, so the other webhooks keep being served; and
+//! one account's webhooks hold at most `--account-concurrency` (or its own
+//! `limits.max_in_flight`), so the other accounts keep being served. (Order, not
+//! timing: the other deliveries arrive while the hanging requests still hang.)
 
 use std::time::Duration;
 
 use serde_json::json;
 use tokio::net::TcpListener;
+
+use reqwest::Method;
 
 use crate::support::{TestApp, TestReceiver};
 
@@ -63,4 +68,82 @@ async fn a_hanging_receiver_does_not_starve_the_others() {
         *slow_conns.borrow()
     );
     app.stop().await;
+}
+
+/// The hostile account of the issue: 17 webhooks at a receiver that never
+/// answers, 100 events; the other account's delivery still goes out at once.
+async fn one_account_cannot_take_every_slot(account_limit: Option<u32>, flags: &[&str]) {
+    let mut args = vec![
+        "--allow-private-targets",
+        "--concurrency",
+        "32",
+        "--webhook-concurrency",
+        "8",
+        "--request-timeout",
+        "120s",
+    ];
+    args.extend_from_slice(flags);
+    let app = TestApp::spawn_with(&args).await;
+    let (hole, mut held) = black_hole().await;
+    let victim = TestReceiver::start().await;
+    app.account("hostile").await;
+    if let Some(n) = account_limit {
+        let (s, v) = app
+            .admin(
+                Method::PATCH,
+                "/v1/accounts/hostile",
+                Some(json!({"limits": {"max_in_flight": n}})),
+            )
+            .await;
+        assert_eq!(s, 200, "{v}");
+        assert_eq!(v["limits"]["max_in_flight"], n);
+    }
+    app.account("victim").await;
+    for _ in 0..17 {
+        app.webhook("hostile", json!({"url": hole, "events": ["*"]}))
+            .await;
+    }
+    app.webhook("victim", json!({"url": victim.url("/in"), "events": ["*"]}))
+        .await;
+    for n in 0..100 {
+        app.event(
+            "hostile",
+            json!({"type": "order.created", "data": {"order": {"id": n.to_string()}}}),
+        )
+        .await;
+    }
+    // the hostile account's share of slots fills up before the victim's event
+    let ceiling = account_limit.unwrap_or(16) as usize;
+    tokio::time::timeout(Duration::from_secs(20), held.wait_for(|n| *n >= ceiling))
+        .await
+        .unwrap()
+        .unwrap();
+    let started = std::time::Instant::now();
+    app.event(
+        "victim",
+        json!({"type": "order.created", "data": {"order": {"id": "v1"}}}),
+    )
+    .await;
+    victim.wait_for(1).await;
+    eprintln!(
+        "the other account's delivery arrived {:?} after its event, {} hostile requests hanging",
+        started.elapsed(),
+        *held.borrow()
+    );
+    assert_eq!(
+        *held.borrow(),
+        ceiling,
+        "the hostile account holds exactly its ceiling"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn one_accounts_hanging_webhooks_cannot_take_every_slot() {
+    one_account_cannot_take_every_slot(None, &["--account-concurrency", "16"]).await;
+}
+
+#[tokio::test]
+async fn an_accounts_own_in_flight_limit_is_its_ceiling() {
+    one_account_cannot_take_every_slot(Some(5), &["--account-concurrency", "16"]).await;
 }
