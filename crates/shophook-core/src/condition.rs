@@ -66,6 +66,41 @@ pub struct CompiledCondition {
 
 /// Longest accepted regex source.
 pub const MAX_REGEX_LEN: usize = 1024;
+/// Most `matches` conditions of one webhook.
+pub const MAX_REGEX_PER_WEBHOOK: usize = 10;
+/// Most `matches` conditions over all webhooks of one account.
+pub const MAX_REGEX_PER_ACCOUNT: usize = 50;
+/// Largest compiled regex, and largest search cache of one, in bytes.
+pub const MAX_REGEX_SIZE: usize = 256 * 1024;
+/// Compiled regexes kept by source (a cleared cache only costs recompiling).
+const REGEX_CACHE: usize = 1024;
+
+/// `src` compiled within [`MAX_REGEX_SIZE`], from the cache when it was compiled
+/// before: the API checks a condition before it is stored, so the store's own
+/// compile of the same webhook (on the writer thread) finds it here.
+fn cached_regex(src: &str) -> Result<Regex, regex::Error> {
+    static CACHE: std::sync::LazyLock<std::sync::Mutex<std::collections::HashMap<String, Regex>>> =
+        std::sync::LazyLock::new(Default::default);
+    if let Some(r) = CACHE.lock().ok().and_then(|c| c.get(src).cloned()) {
+        return Ok(r);
+    }
+    let r = regex::RegexBuilder::new(src)
+        .size_limit(MAX_REGEX_SIZE)
+        .dfa_size_limit(MAX_REGEX_SIZE)
+        .build()?;
+    if let Ok(mut c) = CACHE.lock() {
+        if c.len() >= REGEX_CACHE {
+            c.clear();
+        }
+        c.insert(src.to_string(), r.clone());
+    }
+    Ok(r)
+}
+
+/// How many `matches` conditions `conditions` has.
+pub fn regex_count(conditions: &[Condition]) -> usize {
+    conditions.iter().filter(|c| c.op == Op::Matches).count()
+}
 
 impl Condition {
     /// Validates the condition and prepares it for evaluation.
@@ -106,12 +141,13 @@ impl Condition {
                 if src.len() > MAX_REGEX_LEN {
                     return Err(need("a regular expression of at most 1024 characters"));
                 }
-                regex = Some(
-                    regex::RegexBuilder::new(src)
-                        .size_limit(1 << 20)
-                        .build()
-                        .map_err(|e| need(&format!("a valid regular expression ({e})")))?,
-                );
+                regex = Some(cached_regex(src).map_err(|e| match e {
+                    regex::Error::CompiledTooBig(_) => need(&format!(
+                        "a smaller regular expression (compiled, it exceeds {} KiB; `\\w{{20}}` and other large Unicode classes repeated grow fast — try `[a-zA-Z0-9_]{{20}}`)",
+                        MAX_REGEX_SIZE / 1024
+                    )),
+                    e => need(&format!("a valid regular expression ({e})")),
+                })?);
             }
             Op::Eq | Op::Ne | Op::Contains | Op::NotContains | Op::StartsWith | Op::EndsWith => {
                 if !is_scalar(&value) || value.is_null() {
@@ -272,6 +308,13 @@ fn compare(a: &Value, b: &Value) -> Option<Ordering> {
 
 /// Compiles a list of conditions, naming the index of the first bad one.
 pub fn compile_all(conditions: &[Condition]) -> Result<Vec<CompiledCondition>, FieldError> {
+    if regex_count(conditions) > MAX_REGEX_PER_WEBHOOK {
+        return Err(FieldError::new(
+            "conditions",
+            "too_many",
+            format!("at most {MAX_REGEX_PER_WEBHOOK} `matches` conditions per webhook"),
+        ));
+    }
     conditions
         .iter()
         .enumerate()
@@ -460,5 +503,34 @@ mod tests {
             serde_json::from_value(json!({"field": "a", "op": "eq"})).unwrap(),
         ];
         assert_eq!(compile_all(&list).unwrap_err().field, "conditions[1].value");
+    }
+
+    #[test]
+    fn regexes_are_bounded_in_size_and_count_and_compiled_once() {
+        let m = |v: &str| -> Condition {
+            serde_json::from_value(json!({"field": "order.x", "op": "matches", "value": v}))
+                .unwrap()
+        };
+        // the issue's `\w{20}`: Unicode word characters repeated compile past the bound
+        let e = m("\\w{20}").compile().unwrap_err();
+        assert!(
+            e.message.contains("smaller regular expression"),
+            "{}",
+            e.message
+        );
+        assert!(m("[a-zA-Z0-9_]{20}").compile().is_ok());
+        // ten per webhook, not eleven
+        let ten: Vec<Condition> = (0..10).map(|i| m(&format!("^a{i}"))).collect();
+        assert!(compile_all(&ten).is_ok());
+        let mut eleven = ten.clone();
+        eleven.push(m("^b"));
+        let e = compile_all(&eleven).unwrap_err();
+        assert_eq!((e.field.as_str(), e.code), ("conditions", "too_many"));
+        assert_eq!(regex_count(&eleven), 11);
+        // compiled once: the second compile of the same source is the cached one
+        let first = cached_regex("^cache-me$").unwrap();
+        let again = cached_regex("^cache-me$").unwrap();
+        assert_eq!(first.as_str(), again.as_str());
+        assert!(again.is_match("cache-me"));
     }
 }

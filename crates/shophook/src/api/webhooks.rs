@@ -92,6 +92,40 @@ fn secret_from(given: Option<String>) -> ApiResult<String> {
 }
 
 /// Creates a webhook from API input: plan gating, secret, limit. Shared with the UI.
+/// Refuses a webhook config that would give its account more than
+/// [`MAX_REGEX_PER_ACCOUNT`](shophook_core::condition::MAX_REGEX_PER_ACCOUNT)
+/// `matches` conditions over all its webhooks (`webhook`: the one being changed).
+pub async fn check_account_regexes(
+    s: &AppState,
+    account: &str,
+    webhook: Option<&str>,
+    config: &WebhookConfig,
+) -> ApiResult<()> {
+    use shophook_core::condition::{MAX_REGEX_PER_ACCOUNT, regex_count};
+    let mine = regex_count(&config.conditions);
+    if mine == 0 {
+        return Ok(());
+    }
+    let others: usize = s
+        .store
+        .list_webhooks(account)
+        .await?
+        .iter()
+        .filter(|h| Some(h.id.as_str()) != webhook)
+        .map(|h| regex_count(&h.config.conditions))
+        .sum();
+    if others + mine > MAX_REGEX_PER_ACCOUNT {
+        return Err(ApiError::field(
+            "conditions",
+            "too_many",
+            format!(
+                "an account may have at most {MAX_REGEX_PER_ACCOUNT} `matches` conditions over all its webhooks; its other webhooks have {others}"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 pub async fn create_webhook(
     s: &AppState,
     account: &shophook_core::account::Account,
@@ -104,6 +138,7 @@ pub async fn create_webhook(
         });
     }
     let (config, status, secret) = input.into_new_config()?;
+    check_account_regexes(s, &account.id, None, &config).await?;
     let now = s.clock.now();
     let hook = StoredWebhook {
         id: new_id("wh"),
@@ -202,6 +237,7 @@ async fn update(
     }
     let status = input.status.take();
     hook.config = input.apply_to(hook.config)?;
+    check_account_regexes(&s, &hook.account_id, Some(&hook.id), &hook.config).await?;
     hook.updated_at = s.clock.now();
     let mut hook = s.store.update_webhook(hook).await?;
     if let Some(status) = status.filter(|st| *st != hook.status) {
@@ -518,6 +554,7 @@ pub async fn send_test(
         succeeded_before: false,
         account_name: account.name.clone(),
         account_timezone: account.timezone.clone(),
+        account_max_in_flight: account.limits.max_in_flight,
         part: None,
         webhook: Arc::new(hook),
         event: Arc::new(StoredEvent {

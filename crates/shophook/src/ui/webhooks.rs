@@ -368,6 +368,13 @@ async fn update(
     });
     match applied {
         Ok(config) => {
+            crate::api::webhooks::check_account_regexes(
+                &s,
+                &hook.account_id,
+                Some(&hook.id),
+                &config,
+            )
+            .await?;
             hook.config = config;
             hook.updated_at = s.clock.now();
             s.store.update_webhook(hook).await?;

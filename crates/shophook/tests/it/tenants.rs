@@ -190,3 +190,61 @@ async fn an_idle_api_connection_is_closed_after_the_idle_timeout() {
     let (s, _) = server.client().call(Method::GET, "/healthz", None).await;
     assert_eq!(s, 200);
 }
+
+#[tokio::test]
+async fn regex_conditions_are_bounded_per_webhook_and_per_account() {
+    let app = TestApp::spawn().await;
+    app.account("acme").await;
+    let regexes = |n: usize, tag: &str| -> Vec<Value> {
+        (0..n)
+            .map(|i| json!({"field": "order.note", "op": "matches", "value": format!("^{tag}{i}[a-z0-9_]{{20}}")}))
+            .collect()
+    };
+    let hook = |conditions: Vec<Value>| json!({"url": "https://example.com/in", "events": ["*"], "conditions": conditions});
+    let post = |body: Value| app.admin(Method::POST, "/v1/accounts/acme/webhooks", Some(body));
+    // the issue's `\w{20}`, fifty times: refused for its size, then for its count
+    let got = post(hook(vec![
+        json!({"field": "order.note", "op": "matches", "value": "\\w{20}"}),
+    ]))
+    .await;
+    let e = assert_error(
+        &got,
+        reqwest::StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_condition_value",
+    );
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap()
+            .contains("smaller regular expression"),
+        "{e:?}"
+    );
+    let got = post(hook(regexes(11, "a"))).await;
+    assert_error(&got, reqwest::StatusCode::UNPROCESSABLE_ENTITY, "too_many");
+    // five webhooks of ten fill the account's fifty
+    let mut ids = Vec::new();
+    for w in 0..5 {
+        let (s, v) = post(hook(regexes(10, &format!("w{w}x")))).await;
+        assert_eq!(s, 201, "{v}");
+        ids.push(v["id"].as_str().unwrap().to_string());
+    }
+    let got = post(hook(regexes(1, "b"))).await;
+    let e = assert_error(&got, reqwest::StatusCode::UNPROCESSABLE_ENTITY, "too_many");
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap()
+            .contains("its other webhooks have 50"),
+        "{e:?}"
+    );
+    // a webhook may still change its own ten
+    let (s, v) = app
+        .admin(
+            Method::PATCH,
+            &format!("/v1/accounts/acme/webhooks/{}", ids[0]),
+            Some(json!({"conditions": regexes(10, "changed")})),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    app.stop().await;
+}
