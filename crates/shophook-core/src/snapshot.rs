@@ -44,6 +44,19 @@ fn depth(v: &Value) -> usize {
 fn money(field: String, v: Option<&Value>) -> Result<(), FieldError> {
     match v {
         None | Some(Value::Null) => Ok(()),
+        Some(Value::String(s))
+            if s.trim()
+                .parse::<rust_decimal::Decimal>()
+                .is_ok_and(|d| d.is_sign_negative() && !d.is_zero()) =>
+        {
+            Err(FieldError::new(
+                field,
+                "invalid_money",
+                format!(
+                    "money is not negative (a discount or refund is a positive amount in its own field), got \"{s}\""
+                ),
+            ))
+        }
         Some(Value::String(s)) if s.trim().parse::<rust_decimal::Decimal>().is_ok() => Ok(()),
         Some(Value::String(s)) if s.is_empty() => Ok(()),
         Some(other) => Err(FieldError::new(
@@ -171,12 +184,12 @@ fn items(m: &Map<String, Value>) -> Result<(), FieldError> {
             money(format!("items[{i}].{f}"), it.get(*f))?;
         }
         if let Some(q) = it.get("quantity").filter(|v| !v.is_null())
-            && !q.is_number()
+            && !q.as_f64().is_some_and(|n| n >= 0.0)
         {
             return Err(FieldError::new(
                 format!("items[{i}].quantity"),
                 "invalid_field",
-                "`quantity` is a number",
+                "`quantity` is a number, 0 or more",
             ));
         }
     }
@@ -207,6 +220,9 @@ mod tests {
             (json!({"total": "ten"}), "total"),
             (json!({"items": [{"price": 5}]}), "items[0].price"),
             (json!({"items": [{"quantity": "2"}]}), "items[0].quantity"),
+            (json!({"items": [{"quantity": -1}]}), "items[0].quantity"),
+            (json!({"total": "-149.00"}), "total"),
+            (json!({"items": [{"price": "-0.01"}]}), "items[0].price"),
             (json!({"items": {"a": 1}}), "items"),
             (json!({"paid_at": "yesterday"}), "paid_at"),
             (json!({"customer": "Jan"}), "customer"),

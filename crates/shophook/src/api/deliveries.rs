@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Serialize;
 use shophook_core::plan::DeliveryStatus;
@@ -120,7 +120,7 @@ async fn list(
     State(s): State<Arc<AppState>>,
     caller: Caller,
     Path(account): Path<String>,
-    Query(q): Query<HashMap<String, String>>,
+    crate::api::json::SingleParams(q): crate::api::json::SingleParams,
 ) -> ApiResult<Json<Page<Delivery>>> {
     let account = caller.account(&s, &account).await?;
     let f = filter(q)?;

@@ -132,6 +132,38 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
     }
 }
 
+/// Query parameters that each take one value: a parameter given twice
+/// (`status=pending&status=dead`) is a 422 naming it, never one value silently
+/// kept.
+pub struct SingleParams(pub std::collections::HashMap<String, String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for SingleParams {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        let Query(pairs) =
+            Query::<Vec<(String, String)>>::try_from_uri(&parts.uri).map_err(|e| {
+                ApiError::field(
+                    "",
+                    "invalid_parameter",
+                    format!("query string: {}", e.body_text()),
+                )
+            })?;
+        let mut out = std::collections::HashMap::with_capacity(pairs.len());
+        for (k, v) in pairs {
+            if out.contains_key(&k) {
+                return Err(ApiError::field(
+                    k.clone(),
+                    "repeated_parameter",
+                    format!("give `{k}` once; it takes one value"),
+                ));
+            }
+            out.insert(k, v);
+        }
+        Ok(SingleParams(out))
+    }
+}
+
 /// Parses JSON with the field path of any error.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if deeper_than(bytes, MAX_DEPTH) {

@@ -92,16 +92,35 @@ fn secret_from(given: Option<String>) -> ApiResult<String> {
 }
 
 /// Creates a webhook from API input: plan gating, secret, limit. Shared with the UI.
-/// Refuses a webhook config that would give its account more than
+/// What a valid webhook config must also pass on this server (shared with the UI):
+/// a destination the address policy allows (`127.0.0.1` is refused here, with the
+/// flag that allows it, rather than at every send), and at most
 /// [`MAX_REGEX_PER_ACCOUNT`](shophook_core::condition::MAX_REGEX_PER_ACCOUNT)
-/// `matches` conditions over all its webhooks (`webhook`: the one being changed).
-pub async fn check_account_regexes(
+/// `matches` conditions over all the account's webhooks. `before`: the webhook
+/// being changed, whose URL is judged again only if it changes.
+pub async fn check_config(
     s: &AppState,
     account: &str,
-    webhook: Option<&str>,
+    before: Option<&StoredWebhook>,
     config: &WebhookConfig,
 ) -> ApiResult<()> {
     use shophook_core::condition::{MAX_REGEX_PER_ACCOUNT, regex_count};
+    let webhook = before.map(|h| h.id.as_str());
+    let url_changed = before.is_none_or(|h| h.config.url != config.url);
+    if let Some(refused) = url_changed
+        .then(|| s.sender.refuses_target(&config.url))
+        .flatten()
+    {
+        return Err(ApiError::field(
+            "url",
+            "private_target",
+            format!(
+                "this server does not deliver to {} ({}): run it with --allow-private-targets (development) or --allow-cidr for that range",
+                refused.class.describe(),
+                refused.addr
+            ),
+        ));
+    }
     let mine = regex_count(&config.conditions);
     if mine == 0 {
         return Ok(());
@@ -138,7 +157,7 @@ pub async fn create_webhook(
         });
     }
     let (config, status, secret) = input.into_new_config()?;
-    check_account_regexes(s, &account.id, None, &config).await?;
+    check_config(s, &account.id, None, &config).await?;
     let now = s.clock.now();
     let hook = StoredWebhook {
         id: new_id("wh"),
@@ -236,8 +255,9 @@ async fn update(
         ));
     }
     let status = input.status.take();
-    hook.config = input.apply_to(hook.config)?;
-    check_account_regexes(&s, &hook.account_id, Some(&hook.id), &hook.config).await?;
+    let config = input.apply_to(hook.config.clone())?;
+    check_config(&s, &hook.account_id, Some(&hook), &config).await?;
+    hook.config = config;
     hook.updated_at = s.clock.now();
     let mut hook = s.store.update_webhook(hook).await?;
     if let Some(status) = status.filter(|st| *st != hook.status) {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use askama::Template;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use shophook_core::event::EventType;
@@ -102,7 +102,7 @@ async fn list(
     State(s): State<Arc<AppState>>,
     session: Session,
     Path(account): Path<String>,
-    Query(q): Query<HashMap<String, String>>,
+    crate::api::json::SingleParams(q): crate::api::json::SingleParams,
 ) -> Result<Response, UiError> {
     let nav = guard(&s, &session, &account, "history").await?;
     let get = |k: &str| {

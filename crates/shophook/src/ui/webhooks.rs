@@ -368,13 +368,7 @@ async fn update(
     });
     match applied {
         Ok(config) => {
-            crate::api::webhooks::check_account_regexes(
-                &s,
-                &hook.account_id,
-                Some(&hook.id),
-                &config,
-            )
-            .await?;
+            crate::api::webhooks::check_config(&s, &hook.account_id, Some(&hook), &config).await?;
             hook.config = config;
             hook.updated_at = s.clock.now();
             s.store.update_webhook(hook).await?;

@@ -99,6 +99,24 @@ impl Sender {
             .unwrap_or(0.0)
     }
 
+    /// Whether the server would send to `url` at all, as far as the URL alone
+    /// tells: an IP literal host, or `localhost`, that the address policy refuses
+    /// (a name is judged when it is resolved, at send time).
+    pub fn refuses_target(&self, url: &str) -> Option<shophook_core::ssrf::Refused> {
+        let parsed = url::Url::parse(url).ok()?;
+        let localhost = parsed.host_str().is_some_and(|h| {
+            let h = h.trim_end_matches('.').to_ascii_lowercase();
+            h == "localhost" || h.ends_with(".localhost")
+        });
+        if localhost {
+            return self
+                .policy
+                .check(std::net::Ipv4Addr::LOCALHOST.into())
+                .err();
+        }
+        check_literal(&parsed, &self.policy).err()
+    }
+
     /// Makes one attempt of `d` and decides what happens next.
     pub async fn attempt(&self, d: &ClaimedDelivery) -> Outcome {
         let now = self.clock.now();

@@ -103,6 +103,11 @@ fn cases() -> Vec<Case> {
         raw("limit 0", M::GET, "/v1/accounts/acme/deliveries?limit=0", None, b"", 422, "invalid_limit"),
         raw("limit not a number", M::GET, "/v1/accounts/acme/deliveries?limit=ten", None, b"", 422, "invalid_limit"),
         raw("unknown filter", M::GET, "/v1/accounts/acme/deliveries?colour=red", None, b"", 422, "unknown_parameter"),
+        raw("a filter given twice", M::GET, "/v1/accounts/acme/deliveries?status=pending&status=dead", None, b"", 422, "repeated_parameter"),
+        // snapshots: money and quantities are not negative
+        json_case("negative total", M::PUT, "/v1/accounts/acme/orders/5001", json!({"total": "-149.00"}), 422, "invalid_money", Some("total")),
+        json_case("negative price", M::PUT, "/v1/accounts/acme/orders/5001", json!({"items": [{"sku": "A", "price": "-1.00"}]}), 422, "invalid_money", Some("items[0].price")),
+        json_case("negative quantity", M::PUT, "/v1/accounts/acme/orders/5001", json!({"items": [{"sku": "A", "quantity": -2}]}), 422, "invalid_field", Some("items[0].quantity")),
         // routing
         raw("unknown route", M::GET, "/v1/nope", None, b"", 404, "not_found"),
         raw("unknown nested route", M::POST, "/v1/accounts/acme/gizmos", json, b"{}", 404, "not_found"),
@@ -119,7 +124,7 @@ fn cases() -> Vec<Case> {
     // the query-string cases name their parameter
     for c in &mut table {
         c.field = c.field.or(match c.code {
-            "invalid_status" => Some("status"),
+            "invalid_status" | "repeated_parameter" => Some("status"),
             "invalid_limit" => Some("limit"),
             "unknown_parameter" => Some("colour"),
             _ => None,

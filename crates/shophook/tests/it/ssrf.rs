@@ -1,12 +1,14 @@
 //! The SSRF guard end to end, with loopback spellings only (every other class of
 //! address is covered by the unit tests of `shophook_core::ssrf`; end-to-end tests
 //! never aim at another address). Without `--allow-private-targets` a running
-//! receiver on 127.0.0.1 is never reached, however its address is written;
+//! receiver on 127.0.0.1 is never reached, however its address is written: a
+//! webhook naming it is refused when it is created (422, naming the flag), and one
+//! stored while the server allowed it is refused at every send;
 //! `--allow-cidr` and `--allow-private-targets` open it again.
 
 use serde_json::{Value, json};
 
-use crate::support::{TestApp, TestReceiver};
+use crate::support::{TestApp, TestReceiver, assert_error};
 
 /// Ways to write the receiver's loopback address.
 fn spellings(port: u16) -> Vec<String> {
@@ -41,15 +43,61 @@ async fn deliveries_of_one_event(app: &TestApp, expect: usize) -> Vec<Value> {
 
 #[tokio::test]
 async fn loopback_is_refused_in_every_spelling() {
-    let app = TestApp::spawn_with(&["--retry-schedule", ""]).await;
+    let dir = std::sync::Arc::new(tempfile::tempdir().unwrap());
     let rx = TestReceiver::start().await;
+    // refused at creation, with the flag that would allow it
+    let app = TestApp::spawn_in(dir.clone(), &["--retry-schedule", ""]).await;
     app.account("acme").await;
+    for url in spellings(rx.addr.port()) {
+        let got = app
+            .admin(
+                axum::http::Method::POST,
+                "/v1/accounts/acme/webhooks",
+                Some(json!({"url": url, "events": ["*"]})),
+            )
+            .await;
+        let e = assert_error(
+            &got,
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            "private_target",
+        );
+        assert_eq!(e["field"], "url", "{url}");
+        let message = e["message"].as_str().unwrap();
+        assert!(
+            message.contains("--allow-private-targets")
+                && (message.contains("loopback") || message.contains("unspecified")),
+            "{url}: {message}"
+        );
+    }
+    app.stop().await;
+    // stored while the server allowed them, then the server runs without the flag:
+    // refused at every send
+    let app = TestApp::spawn_in(
+        dir.clone(),
+        &["--retry-schedule", "", "--allow-private-targets"],
+    )
+    .await;
     let mut by_hook = std::collections::HashMap::new();
     for url in spellings(rx.addr.port()) {
         let hook = app
-            .webhook("acme", json!({"url": url, "events": ["*"]}))
+            .webhook(
+                "acme",
+                json!({"url": url, "events": ["*"], "status": "paused"}),
+            )
             .await;
         by_hook.insert(hook["id"].as_str().unwrap().to_string(), url);
+    }
+    app.stop().await;
+    let app = TestApp::spawn_in(dir, &["--retry-schedule", ""]).await;
+    for id in by_hook.keys() {
+        let (s, v) = app
+            .admin(
+                axum::http::Method::PATCH,
+                &format!("/v1/accounts/acme/webhooks/{id}"),
+                Some(json!({"status": "active"})),
+            )
+            .await;
+        assert_eq!(s, axum::http::StatusCode::OK, "{v}");
     }
     let deliveries = deliveries_of_one_event(&app, by_hook.len()).await;
     assert_eq!(deliveries.len(), by_hook.len());
@@ -91,31 +139,25 @@ async fn an_allowed_cidr_opens_only_that_range() {
         .webhook("acme", json!({"url": rx.url("/in"), "events": ["*"]}))
         .await;
     // ::1 is loopback too, but not in 127.0.0.0/8
-    let v6 = app
-        .webhook(
-            "acme",
-            json!({"url": format!("http://[::1]:{}/in", rx.addr.port()), "events": ["*"]}),
+    let got = app
+        .admin(
+            axum::http::Method::POST,
+            "/v1/accounts/acme/webhooks",
+            Some(json!({"url": format!("http://[::1]:{}/in", rx.addr.port()), "events": ["*"]})),
         )
         .await;
-    let deliveries = deliveries_of_one_event(&app, 2).await;
+    let e = assert_error(
+        &got,
+        axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+        "private_target",
+    );
+    assert!(e["message"].as_str().unwrap().contains("loopback"), "{e:?}");
+    let deliveries = deliveries_of_one_event(&app, 1).await;
     let got = rx.wait_for(1).await;
     assert_eq!(got[0].uri, "/in");
-    for d in deliveries {
-        let id = d["id"].as_str().unwrap();
-        if d["webhook_id"] == allowed["id"] {
-            app.wait_status("acme", id, "succeeded").await;
-        } else {
-            assert_eq!(d["webhook_id"], v6["id"]);
-            let d = app.wait_status("acme", id, "dead").await;
-            assert!(
-                d["attempts"][0]["error"]
-                    .as_str()
-                    .unwrap()
-                    .contains("loopback"),
-                "{d}"
-            );
-        }
-    }
+    assert_eq!(deliveries[0]["webhook_id"], allowed["id"]);
+    app.wait_status("acme", deliveries[0]["id"].as_str().unwrap(), "succeeded")
+        .await;
     assert_eq!(rx.received().len(), 1);
     app.stop().await;
 }
