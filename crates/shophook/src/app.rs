@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 use crate::auth::KeyCache;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Database, ServeArgs};
-use crate::ids::{hash_key, new_id, new_key};
+use crate::ids::{new_id, new_key};
 use crate::metrics::Metrics;
 use crate::worker::send::{Sender, SenderConfig};
 use crate::worker::{Worker, WorkerConfig};
@@ -30,6 +30,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// SHA-256 of the operator key.
     pub admin_hash: String,
+    /// Hashes bearer keys (keyed by `--encryption-key` when it is set).
+    pub key_hasher: crate::ids::KeyHasher,
     /// Account key cache.
     pub keys: KeyCache,
     /// Account cache.
@@ -104,8 +106,10 @@ impl App {
                     Arc::new(store)
                 }
             };
+        let key_hasher = crate::ids::KeyHasher::new(args.encryption_key.as_deref())
+            .map_err(|e| anyhow::anyhow!("--encryption-key: {e}"))?;
         let (admin_hash, generated_admin_key) =
-            admin_key(&*store, args.admin_key.as_deref()).await?;
+            admin_key(&*store, args.admin_key.as_deref(), &key_hasher).await?;
         // A single-node store: whatever a previous run had claimed was never
         // finished (it crashed or was killed), so it is due again now. On a shared
         // store other nodes are sending what they claimed; a dead node's claims
@@ -156,6 +160,7 @@ impl App {
             store,
             clock,
             admin_hash,
+            key_hasher,
             keys: KeyCache::default(),
             accounts: Default::default(),
             api_rate: crate::auth::ApiRate::new(args.api_rate_limit),
@@ -232,23 +237,24 @@ fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
 async fn admin_key(
     store: &dyn Store,
     given: Option<&str>,
+    hasher: &crate::ids::KeyHasher,
 ) -> anyhow::Result<(String, Option<String>)> {
     if let Some(key) = given {
         anyhow::ensure!(
             key.len() >= 16,
             "SHOPHOOK_ADMIN_KEY must be at least 16 characters"
         );
-        return Ok((hash_key(key), None));
+        return Ok((hasher.hash(key), None));
     }
     if let Some(hash) = store.setting(ADMIN_KEY_SETTING).await? {
         return Ok((hash, None));
     }
     let key = new_key();
     if store
-        .init_setting(ADMIN_KEY_SETTING, &hash_key(&key))
+        .init_setting(ADMIN_KEY_SETTING, &hasher.hash(&key))
         .await?
     {
-        return Ok((hash_key(&key), Some(key)));
+        return Ok((hasher.hash(&key), Some(key)));
     }
     let hash = store
         .setting(ADMIN_KEY_SETTING)

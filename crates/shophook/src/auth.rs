@@ -14,7 +14,6 @@ use shophook_core::account::Account;
 
 use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
-use crate::ids::hash_key;
 
 /// The authenticated caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,22 +112,26 @@ impl FromRequestParts<Arc<AppState>> for Caller {
         if token.is_empty() || token.len() > 512 {
             return Err(ApiError::Unauthorized);
         }
-        let hash = hash_key(token);
-        if constant_time_eq(hash.as_bytes(), state.admin_hash.as_bytes()) {
+        let candidates = state.key_hasher.candidates(token);
+        if candidates
+            .iter()
+            .any(|h| constant_time_eq(h.as_bytes(), state.admin_hash.as_bytes()))
+        {
             return Ok(Caller::Operator);
         }
-        let account = match state.keys.get(&hash) {
-            Some(account) => account,
-            None => {
-                let account = state
-                    .store
-                    .key_account(&hash)
-                    .await?
-                    .ok_or(ApiError::Unauthorized)?;
-                state.keys.put(hash.clone(), account.clone());
-                account
+        let mut found = candidates
+            .iter()
+            .find_map(|h| state.keys.get(h).map(|a| (h.clone(), a)));
+        if found.is_none() {
+            for h in &candidates {
+                if let Some(account) = state.store.key_account(h).await? {
+                    state.keys.put(h.clone(), account.clone());
+                    found = Some((h.clone(), account));
+                    break;
+                }
             }
-        };
+        }
+        let (hash, account) = found.ok_or(ApiError::Unauthorized)?;
         state.api_rate.check(&hash)?;
         Ok(Caller::Account(account))
     }

@@ -18,7 +18,7 @@ use super::json::ApiJson;
 use crate::app::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
-use crate::ids::{hash_key, new_id, new_key};
+use crate::ids::{new_id, new_key};
 use crate::ui::session;
 
 /// Routes under `/v1/accounts`.
@@ -244,7 +244,7 @@ async fn create_key(
         .create_key(NewKey {
             id: key_id.clone(),
             account_id: account.id.clone(),
-            hash: hash_key(&key),
+            hash: s.key_hasher.hash(&key),
             created_at: s.clock.now(),
         })
         .await?;

@@ -285,12 +285,16 @@ impl axum::extract::OptionalFromRequestParts<Arc<AppState>> for Session {
 
 /// Which key signed in, if it is valid: (operator?, hash, account).
 pub async fn check_key(state: &AppState, key: &str) -> Option<(bool, String, Option<String>)> {
-    let hash = hash_key(key.trim());
-    if hash == state.admin_hash {
-        return Some((true, hash, None));
+    let candidates = state.key_hasher.candidates(key.trim());
+    if let Some(hash) = candidates.iter().find(|h| **h == state.admin_hash) {
+        return Some((true, hash.clone(), None));
     }
-    let account = state.store.key_account(&hash).await.ok().flatten()?;
-    Some((false, hash, Some(account)))
+    for hash in candidates {
+        if let Some(account) = state.store.key_account(&hash).await.ok().flatten() {
+            return Some((false, hash, Some(account)));
+        }
+    }
+    None
 }
 
 /// The stand-in "key hash" of a session opened through a portal link.

@@ -278,3 +278,51 @@ async fn error_texts_never_show_a_planted_token() {
     assert!(shown[0].contains("bot123456:***"), "{}", shown[0]);
     app.stop().await;
 }
+
+/// Hex SHA-256, as keys were stored before the server had an encryption key.
+fn plain_hash(key: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(key.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[tokio::test]
+async fn with_an_encryption_key_stored_key_hashes_confirm_nothing() {
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    // a key made before the server had an encryption key keeps working after
+    let app = TestApp::spawn_in(dir.clone(), &[]).await;
+    let old = app.account("acme").await;
+    app.stop().await;
+    let app = TestApp::spawn_in(dir.clone(), &["--encryption-key", KEY]).await;
+    let (s, key) = app
+        .admin(Method::POST, "/v1/accounts/acme/keys", None)
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let new = key["key"].as_str().unwrap().to_string();
+    for k in [&old, &new] {
+        let (s, body) = app
+            .call(Method::GET, "/v1/accounts/acme/webhooks", k, None)
+            .await;
+        assert_eq!(s, StatusCode::OK, "{body}");
+    }
+    app.stop().await;
+    let db = rusqlite::Connection::open(dir.path().join("shophook.db")).unwrap();
+    let hashes: Vec<String> = db
+        .prepare("SELECT hash FROM api_keys")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(hashes.len(), 2);
+    assert!(
+        hashes.contains(&plain_hash(&old)),
+        "the old key as it was stored"
+    );
+    assert!(
+        !hashes.contains(&plain_hash(&new)),
+        "a database copy cannot confirm the new key by hashing a guess"
+    );
+}
