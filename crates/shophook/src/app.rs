@@ -131,6 +131,16 @@ impl App {
                 request_timeout: args.request_timeout,
                 pool_per_host: args.webhook_concurrency,
                 jitter_seed: None,
+                render_journal: args.render_journal.clone().or_else(|| {
+                    match Database::parse(&args.database) {
+                        Ok(Database::Sqlite(path)) => {
+                            let mut name = path.file_name().unwrap_or_default().to_os_string();
+                            name.push(".rendering");
+                            Some(path.with_file_name(name))
+                        }
+                        _ => None,
+                    }
+                }),
             },
             clock.clone(),
         )?);

@@ -74,6 +74,12 @@ pub struct ServeArgs {
     /// raised to fit at start-up).
     #[arg(long, env = "SHOPHOOK_CONCURRENCY", default_value_t = 1024)]
     pub concurrency: usize,
+    /// Directory noting the templates being rendered, so a delivery whose template
+    /// stopped the process is recorded dead rather than rendered again after a
+    /// restart. Default: `<sqlite file>.rendering` next to an SQLite database;
+    /// none on PostgreSQL unless set (one per node).
+    #[arg(long, env = "SHOPHOOK_RENDER_JOURNAL")]
+    pub render_journal: Option<PathBuf>,
     /// Most requests in flight at once for one account, over all its webhooks (an
     /// account's `limits.max_in_flight` may set it lower), so one account's slow
     /// receivers cannot take every slot.

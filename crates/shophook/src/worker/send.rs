@@ -12,6 +12,7 @@ use shophook_core::ssrf::{Refused, TargetPolicy};
 use shophook_store::{Attempt, ClaimedDelivery, NextState, RequestRecord, ResponseRecord};
 
 use super::guard::{GuardedResolver, check_literal};
+use super::journal::RenderJournal;
 use super::mask::{Redactor, mask, mask_url};
 use crate::clock::Clock;
 
@@ -33,6 +34,8 @@ pub struct SenderConfig {
     pub pool_per_host: usize,
     /// Seed of the retry jitter (fixed in tests for repeatable schedules).
     pub jitter_seed: Option<u64>,
+    /// Where templates being rendered are noted ([`RenderJournal`]); `None`: nowhere.
+    pub render_journal: Option<std::path::PathBuf>,
 }
 
 /// Sends attempts.
@@ -43,6 +46,7 @@ pub struct Sender {
     clock: Arc<dyn Clock>,
     jitter: Mutex<StdRng>,
     request_timeout: Duration,
+    journal: Option<RenderJournal>,
 }
 
 /// The result of one attempt.
@@ -82,7 +86,14 @@ impl Sender {
             Some(seed) => StdRng::seed_from_u64(seed),
             None => StdRng::from_entropy(),
         };
+        let journal = match &cfg.render_journal {
+            Some(dir) => Some(RenderJournal::open(dir).map_err(|e| {
+                anyhow::anyhow!("cannot open the render journal {}: {e}", dir.display())
+            })?),
+            None => None,
+        };
         Ok(Sender {
+            journal,
             client,
             policy,
             retry: cfg.retry,
@@ -141,6 +152,21 @@ impl Sender {
             secrets.push(s);
         }
         let secret_refs: Vec<&Secret> = secrets.iter().collect();
+        // A merchant template is noted while it renders (see `journal`): one the
+        // process died rendering last time is not rendered into that crash again.
+        let journal = self
+            .journal
+            .as_ref()
+            .filter(|_| hook.config.template.is_some());
+        if journal.is_some_and(|j| j.take_poisoned(&d.id)) {
+            return self.failed_before_send(
+                d,
+                number,
+                "the server stopped while rendering this delivery's template (the process aborted); it is not rendered again — check the template with POST …/preview".into(),
+                true,
+            );
+        }
+        let rendering = journal.and_then(|j| j.rendering(&d.id));
         let rendered = render_request(&RenderInput {
             config: &hook.config,
             event: &d.event.event,
@@ -155,6 +181,7 @@ impl Sender {
             user_agent: crate::USER_AGENT,
             field_options: d.field_options.as_deref(),
         });
+        drop(rendering);
         let req = match rendered {
             Ok(r) => r,
             Err(e) => return self.failed_before_send(d, number, e.to_string(), true),

@@ -248,3 +248,61 @@ async fn regex_conditions_are_bounded_per_webhook_and_per_account() {
     assert_eq!(s, 200, "{v}");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_delivery_whose_template_stopped_the_process_is_not_rendered_again() {
+    let dir = std::sync::Arc::new(tempfile::tempdir().unwrap());
+    let rx = TestReceiver::start().await;
+    let app = TestApp::spawn_in(dir.clone(), &["--allow-private-targets"]).await;
+    app.account("acme").await;
+    let hook = app
+        .webhook(
+            "acme",
+            json!({"url": rx.url("/in"), "events": ["order.paid"], "format": "template",
+                   "template": "paid {{ order.id }}", "status": "paused"}),
+        )
+        .await;
+    let hook_id = hook["id"].as_str().unwrap().to_string();
+    app.event(
+        "acme",
+        json!({"type": "order.paid", "data": {"order": {"id": "boom"}}}),
+    )
+    .await;
+    let held = app.deliveries("acme", "").await;
+    let id = held[0]["id"].as_str().unwrap().to_string();
+    app.stop().await;
+    // As a process that aborted while rendering it leaves the journal:
+    let journal = dir.path().join("shophook.db.rendering");
+    assert!(journal.is_dir(), "the journal sits next to the database");
+    std::fs::write(journal.join(&id), b"").unwrap();
+    let app = TestApp::spawn_in(dir.clone(), &["--allow-private-targets"]).await;
+    let (s, v) = app
+        .admin(
+            Method::PATCH,
+            &format!("/v1/accounts/acme/webhooks/{hook_id}"),
+            Some(json!({"status": "active"})),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let d = app.wait_status("acme", &id, "dead").await;
+    assert!(
+        d.to_string()
+            .contains("stopped while rendering this delivery's template"),
+        "{d}"
+    );
+    assert!(!journal.join(&id).exists());
+    // the webhook itself goes on
+    app.event(
+        "acme",
+        json!({"type": "order.paid", "data": {"order": {"id": "fine"}}}),
+    )
+    .await;
+    let got = rx.wait_for(1).await;
+    assert_eq!(&got[0].body[..], b"paid fine");
+    assert_eq!(
+        rx.received().len(),
+        1,
+        "the poisoned delivery was never sent"
+    );
+    app.stop().await;
+}
