@@ -183,14 +183,35 @@ impl Worker {
                 (skip, busy)
             })
             .unwrap_or_default();
+        // An account at its ceiling has its webhooks left out; one below it gives
+        // each of its webhooks at most the account's room, so a claim brings back
+        // little it could not start.
+        let mut account_room: HashMap<String, u32> = HashMap::new();
         if let Ok(accounts) = self.per_account.lock() {
-            for a in accounts.values().filter(|a| a.in_flight >= a.limit) {
-                skip.extend(a.webhooks.iter().cloned());
+            for a in accounts.values() {
+                let room = a.limit.saturating_sub(a.in_flight) as u32;
+                for w in &a.webhooks {
+                    if room == 0 {
+                        skip.push(w.clone());
+                    } else {
+                        account_room.insert(w.clone(), room);
+                    }
+                }
             }
         }
         skip.sort_unstable();
         skip.dedup();
         busy.retain(|(w, _)| skip.binary_search(w).is_err());
+        for (w, room) in &mut busy {
+            if let Some(r) = account_room.remove(w.as_str()) {
+                *room = (*room).min(r);
+            }
+        }
+        busy.extend(
+            account_room
+                .into_iter()
+                .filter(|(w, r)| (*r as usize) < limit && skip.binary_search(w).is_err()),
+        );
         skip.extend(self.pacing.waiting(Instant::now()));
         (skip, busy)
     }
