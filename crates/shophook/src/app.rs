@@ -14,45 +14,14 @@ use shophook_store::{ADMIN_KEY_SETTING, Sealer, Store};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::auth::KeyCache;
+use crate::caches::KeyCache;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Database, ServeArgs};
 use crate::ids::{new_id, new_key};
 use crate::metrics::Metrics;
+use crate::state::AppState;
 use crate::worker::send::{Sender, SenderConfig};
 use crate::worker::{Worker, WorkerConfig};
-
-/// What every handler can reach.
-pub struct AppState {
-    /// The store.
-    pub store: Arc<dyn Store>,
-    /// The clock.
-    pub clock: Arc<dyn Clock>,
-    /// SHA-256 of the operator key.
-    pub admin_hash: String,
-    /// Hashes bearer keys (keyed by `--encryption-key` when it is set).
-    pub key_hasher: crate::ids::KeyHasher,
-    /// Account key cache.
-    pub keys: KeyCache,
-    /// Account cache.
-    pub accounts: crate::auth::AccountCache,
-    /// Per-key request rate.
-    pub api_rate: crate::auth::ApiRate,
-    /// The attempt sender (for test sends).
-    pub sender: Arc<Sender>,
-    /// This node's delivery worker (ingests hand it what is due at once).
-    pub worker: Arc<Worker>,
-    /// API event ingests, stored in groups.
-    pub ingester: crate::batch::Ingester,
-    /// This node's id (claims).
-    pub node: String,
-    /// Claim lease.
-    pub lease: Duration,
-    /// This server's metrics (`GET /metrics`).
-    pub metrics: Arc<Metrics>,
-    /// The web UI's secret, cookie flags and response headers.
-    pub ui: crate::ui::security::UiSecurity,
-}
 
 /// Longest wait for a request's headers (less when `--api-idle-timeout` is).
 const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
@@ -81,7 +50,7 @@ impl App {
                 .map_err(|e| anyhow::anyhow!("--encryption-key: {e}"))?,
             None => Sealer::none(),
         };
-        let ui = crate::ui::security::UiSecurity::new(
+        let ui = crate::security::UiSecurity::new(
             args.encryption_key.as_deref(),
             args.ui_frame_ancestors.as_ref(),
             args.ui_secure_cookies,
@@ -173,7 +142,7 @@ impl App {
             key_hasher,
             keys: KeyCache::default(),
             accounts: Default::default(),
-            api_rate: crate::auth::ApiRate::new(args.api_rate_limit),
+            api_rate: crate::caches::ApiRate::new(args.api_rate_limit),
             sender,
             worker: worker.clone(),
             node,
@@ -214,7 +183,7 @@ impl App {
     /// Serves until `shutdown` is cancelled; then stops accepting, finishes
     /// in-flight requests and deliveries, and returns.
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let router = crate::api::router(self.state.clone());
+        let router = router(self.state.clone());
         let worker = tokio::spawn(self.worker.clone().run(shutdown.clone()));
         let retention = tokio::spawn(crate::retention::run(
             self.state.store.clone(),
@@ -244,6 +213,36 @@ fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
     socket.listen(4096)
 }
 
+/// The whole HTTP surface, without state: the API, its description, the web UI.
+pub fn routes() -> (axum::Router<Arc<AppState>>, utoipa::openapi::OpenApi) {
+    let (api, doc) = crate::api::api_routes().split_for_parts();
+    let doc = crate::api::openapi::finish(doc);
+    let router = api
+        .layer(axum::Extension(Arc::new(crate::api::openapi::Docs::new(
+            &doc,
+        ))))
+        .merge(crate::ui::routes())
+        .fallback(|| async { crate::error::ApiError::NotFound("route") })
+        .method_not_allowed_fallback(|| async { crate::error::ApiError::MethodNotAllowed })
+        .layer(axum::extract::DefaultBodyLimit::max(
+            crate::api::json::MAX_BODY,
+        ));
+    (router, doc)
+}
+
+/// The whole HTTP surface, ready to serve, with request durations measured by route.
+pub fn router(state: Arc<AppState>) -> axum::Router {
+    routes()
+        .0
+        // What the UI's header middleware sends (`--ui-frame-ancestors`).
+        .layer(axum::Extension(state.ui.headers.clone()))
+        .layer(axum::middleware::from_fn_with_state(
+            state.metrics.clone(),
+            crate::metrics::track_http,
+        ))
+        .with_state(state)
+}
+
 async fn admin_key(
     store: &dyn Store,
     given: Option<&str>,
@@ -271,4 +270,117 @@ async fn admin_key(
         .await?
         .context("operator key setting vanished")?;
     Ok((hash, None))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    /// Paths of the web UI (HTML for browsers, not the API).
+    fn is_ui(path: &str) -> bool {
+        matches!(path, "/" | "/login" | "/logout" | "/accounts")
+            || ["/a/", "/assets/", "/portal/"]
+                .iter()
+                .any(|p| path.starts_with(p))
+    }
+
+    /// Every route the router serves, with its methods, read from the router itself
+    /// (axum lists its paths and each route's `Allow` header in its `Debug` output).
+    fn served() -> BTreeMap<String, BTreeSet<String>> {
+        let (router, _) = super::routes();
+        let dump = format!("{router:?}");
+        let mut methods: BTreeMap<u32, BTreeSet<String>> = BTreeMap::new();
+        for part in dump.split("RouteId(").skip(1) {
+            let Some((id, rest)) = part.split_once(')') else {
+                continue;
+            };
+            let Ok(id) = id.parse::<u32>() else { continue };
+            if let Some(allow) = rest
+                .strip_prefix(": MethodRouter(")
+                .and_then(|r| r.split_once("allow_header: Bytes(b\""))
+                .and_then(|(_, r)| r.split_once('"'))
+            {
+                let set = allow
+                    .0
+                    .split(',')
+                    .filter(|m| *m != "HEAD")
+                    .map(str::to_string)
+                    .collect();
+                methods.insert(id, set);
+            }
+        }
+        let mut out = BTreeMap::new();
+        for part in dump.split("RouteId(").skip(1) {
+            let Some((id, rest)) = part.split_once(')') else {
+                continue;
+            };
+            let Ok(id) = id.parse::<u32>() else { continue };
+            if let Some(path) = rest.strip_prefix(": \"").and_then(|r| r.split_once('"')) {
+                let m = methods.get(&id).cloned().unwrap_or_default();
+                out.insert(path.0.to_string(), m);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn every_api_route_is_in_the_openapi_document() {
+        let (_, doc) = super::routes();
+        let doc = serde_json::to_value(&doc).unwrap();
+        let served = served();
+        assert!(
+            served.len() > 30 && served.values().all(|m| !m.is_empty()),
+            "could not read the router's routes: {served:?}"
+        );
+        let mut checked = 0;
+        for (path, methods) in &served {
+            if is_ui(path) || path.contains("__private__axum") {
+                continue;
+            }
+            let item = doc["paths"][path]
+                .as_object()
+                .unwrap_or_else(|| panic!("{path} is served but not in /openapi.json"));
+            let documented: BTreeSet<String> = item.keys().map(|m| m.to_uppercase()).collect();
+            assert_eq!(&documented, methods, "methods of {path}");
+            checked += 1;
+        }
+        let documented = doc["paths"].as_object().unwrap();
+        assert_eq!(checked, documented.len(), "every documented path is served");
+        for path in [
+            "/healthz",
+            "/readyz",
+            "/openapi.json",
+            "/v1/accounts/{account}/events",
+        ] {
+            assert!(documented.contains_key(path), "{path}");
+        }
+    }
+
+    #[test]
+    fn every_operation_documents_its_errors_and_bodies() {
+        let (_, doc) = super::routes();
+        let doc = serde_json::to_value(&doc).unwrap();
+        let mut ids = BTreeSet::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                let id = op["operationId"].as_str().unwrap_or_default();
+                assert!(
+                    ids.insert(id.to_string()),
+                    "{method} {path}: operationId {id} repeats"
+                );
+                let responses = op["responses"].as_object().unwrap();
+                for status in ["400", "404", "422", "503"] {
+                    assert!(responses.contains_key(status), "{method} {path}: {status}");
+                }
+                assert!(
+                    responses.keys().any(|s| s.starts_with('2')),
+                    "{method} {path}: a success response"
+                );
+                assert!(
+                    op["summary"].as_str().is_some_and(|s| !s.is_empty()),
+                    "{method} {path}: a summary (the handler's doc comment)"
+                );
+            }
+        }
+    }
 }

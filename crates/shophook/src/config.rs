@@ -1,36 +1,13 @@
-//! Command-line flags; every `serve` flag is also a `SHOPHOOK_*` environment variable.
+//! The flags of `serve` and `migrate`; every `serve` flag is also a `SHOPHOOK_*`
+//! environment variable. The command line itself ([`crate::cli::Cli`]) is in `cli/`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, ValueEnum};
 use ipnet::IpNet;
 use shophook_core::retry::{DEFAULT_SCHEDULE, RetrySchedule, parse_duration};
-
-/// shophook: reliable, signed webhooks for shops and sales CRMs.
-#[derive(Debug, Parser)]
-#[command(name = "shophook", version, about)]
-pub struct Cli {
-    /// What to do.
-    #[command(subcommand)]
-    pub command: Command,
-}
-
-/// Subcommands.
-#[derive(Debug, Subcommand)]
-pub enum Command {
-    /// Run the HTTP API and the delivery workers.
-    Serve(ServeArgs),
-    /// Apply database schema migrations and exit (serve does this too).
-    Migrate(MigrateArgs),
-    /// A local receiver for receiver developers: prints each webhook it gets and whether its signature holds.
-    Listen(crate::cli::listen::ListenArgs),
-    /// Check a Standard Webhooks signature: headers as flags, the body on stdin.
-    Verify(crate::cli::verify::VerifyArgs),
-    /// Re-send a webhook's deliveries from a time range and follow them to the end.
-    Replay(crate::cli::replay::ReplayArgs),
-}
 
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -286,6 +263,8 @@ impl std::fmt::Display for Database {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cli::{Cli, Command};
+    use clap::Parser;
 
     #[test]
     fn defaults() {

@@ -6,6 +6,7 @@ pub mod api;
 pub mod app;
 pub mod auth;
 pub mod batch;
+pub mod caches;
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -13,7 +14,9 @@ pub mod error;
 pub mod ids;
 pub mod metrics;
 pub mod retention;
+pub mod security;
 pub mod serve;
+pub mod state;
 pub mod ui;
 pub mod worker;
 

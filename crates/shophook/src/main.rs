@@ -9,6 +9,6 @@ use clap::Parser;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> anyhow::Result<std::process::ExitCode> {
-    let cli = shophook::config::Cli::parse();
+    let cli = shophook::cli::Cli::parse();
     shophook::cli::run(cli)
 }

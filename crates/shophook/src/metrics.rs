@@ -12,10 +12,10 @@ use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::header::{ACCEPT, CONTENT_TYPE};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::http::header::ACCEPT;
+use axum::http::{HeaderMap, Method};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use jiff::Timestamp;
 use prometheus_client::encoding::{EncodeLabelSet, prometheus_text, text};
 use prometheus_client::metrics::counter::{ConstCounter, Counter};
@@ -25,8 +25,6 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
 use shophook_store::{NextState, QueueStats, Store};
 use tokio::sync::Mutex;
-
-use crate::app::AppState;
 
 /// Event stored → first success: from a millisecond (an idle receiver on the same
 /// host) to the two days the default retry schedule can take.
@@ -63,7 +61,8 @@ const HTTP_BUCKETS: [f64; 14] = [
 const QUEUE_STATS_MAX_AGE: Duration = Duration::from_secs(1);
 
 /// Content type of the OpenMetrics text format, sent when the scraper asks for it.
-const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+/// The OpenMetrics content type.
+pub const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 /// `shophook_http_request_duration_seconds` labels: the route template (not the
 /// raw path), so the number of series stays bounded.
@@ -296,32 +295,8 @@ impl Metrics {
     }
 }
 
-/// Prometheus metrics: events stored, deliveries by outcome, attempts by status
-/// class, delivery latency, queue depth and oldest due age, API request durations.
-/// Text format 0.0.4, or OpenMetrics when the `Accept` header asks for it.
-#[utoipa::path(get, path = "/metrics", tag = "health", security(()),
-    responses((status = 200, description = "Prometheus text", content_type = "text/plain", body = String)))]
-pub async fn scrape(State(s): State<Arc<AppState>>, headers: HeaderMap) -> Response {
-    let openmetrics = wants_openmetrics(&headers);
-    let body = s
-        .metrics
-        .render(&*s.store, s.clock.now(), openmetrics)
-        .await;
-    let content_type = if openmetrics {
-        OPENMETRICS
-    } else {
-        prometheus_text::CONTENT_TYPE
-    };
-    (
-        StatusCode::OK,
-        [(CONTENT_TYPE, HeaderValue::from_static(content_type))],
-        body,
-    )
-        .into_response()
-}
-
 /// Whether `Accept` lists `application/openmetrics-text` (with a non-zero q).
-fn wants_openmetrics(headers: &HeaderMap) -> bool {
+pub fn wants_openmetrics(headers: &HeaderMap) -> bool {
     headers
         .get_all(ACCEPT)
         .iter()
@@ -358,12 +333,12 @@ fn method_label(m: &Method) -> &'static str {
 /// Middleware timing every request into `shophook_http_request_duration_seconds`.
 /// Runs after routing, so the matched route template is known (`unmatched` for
 /// the 404 fallback).
-pub async fn track_http(State(s): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+pub async fn track_http(State(m): State<Arc<Metrics>>, req: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = req.method().clone();
     let route = req.extensions().get::<MatchedPath>().cloned();
     let response = next.run(req).await;
-    s.metrics.observe_http(
+    m.observe_http(
         &method,
         route.as_ref(),
         response.status().as_u16(),
@@ -375,6 +350,7 @@ pub async fn track_http(State(s): State<Arc<AppState>>, req: Request, next: Next
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::http::HeaderValue;
 
     fn accept(v: &str) -> HeaderMap {
         let mut h = HeaderMap::new();

@@ -15,10 +15,10 @@ use utoipa_axum::routes;
 
 use super::Page;
 use super::json::ApiJson;
-use crate::app::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::ids::{new_id, new_key};
+use crate::state::AppState;
 use crate::ui::session;
 
 /// Routes under `/v1/accounts`.

@@ -15,9 +15,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::Page;
-use crate::app::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
 
 /// Routes under `/v1/accounts/{account}/deliveries`.
 pub fn routes() -> OpenApiRouter<Arc<AppState>> {

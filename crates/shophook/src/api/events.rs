@@ -16,10 +16,10 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::json::ApiJson;
-use crate::app::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::ids::new_id;
+use crate::state::AppState;
 
 /// Routes under `/v1/accounts/{account}/events` and the catalog.
 pub fn routes() -> OpenApiRouter<Arc<AppState>> {

@@ -5,20 +5,22 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 /// Routes `/healthz`, `/readyz` and `/metrics`.
 pub fn routes() -> OpenApiRouter<Arc<AppState>> {
     OpenApiRouter::new()
         .routes(routes!(healthz))
         .routes(routes!(readyz))
-        .routes(routes!(crate::metrics::scrape))
+        .routes(routes!(scrape))
 }
 
 /// A database that has not answered by then is as good as down for a load balancer.
@@ -77,4 +79,28 @@ pub async fn readyz(State(state): State<Arc<AppState>>) -> (StatusCode, Json<Hea
             error: Some(error),
         }),
     )
+}
+
+/// Prometheus metrics: events stored, deliveries by outcome, attempts by status
+/// class, delivery latency, queue depth and oldest due age, API request durations.
+/// Text format 0.0.4, or OpenMetrics when the `Accept` header asks for it.
+#[utoipa::path(get, path = "/metrics", tag = "health", security(()),
+    responses((status = 200, description = "Prometheus text", content_type = "text/plain", body = String)))]
+pub async fn scrape(State(s): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    let openmetrics = crate::metrics::wants_openmetrics(&headers);
+    let body = s
+        .metrics
+        .render(&*s.store, s.clock.now(), openmetrics)
+        .await;
+    let content_type = if openmetrics {
+        crate::metrics::OPENMETRICS
+    } else {
+        prometheus_client::encoding::prometheus_text::CONTENT_TYPE
+    };
+    (
+        StatusCode::OK,
+        [(CONTENT_TYPE, HeaderValue::from_static(content_type))],
+        body,
+    )
+        .into_response()
 }

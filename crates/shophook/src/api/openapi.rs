@@ -19,8 +19,8 @@ use utoipa::{PartialSchema, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::app::AppState;
 use crate::error::ErrorBody;
+use crate::state::AppState;
 
 /// Routes `/openapi.json` and `/docs`.
 pub fn routes() -> OpenApiRouter<Arc<AppState>> {

@@ -19,9 +19,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::json::{ApiJson, ApiQuery};
-use crate::app::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
 
 /// Routes under `/v1/accounts/{account}/hooks`.
 pub fn routes() -> OpenApiRouter<Arc<AppState>> {

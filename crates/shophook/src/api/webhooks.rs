@@ -23,10 +23,10 @@ use utoipa_axum::routes;
 
 use super::Page;
 use super::json::ApiJson;
-use crate::app::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::ids::{new_id, secret_bytes};
+use crate::state::AppState;
 
 /// Routes under `/v1/accounts/{account}/webhooks`.
 pub fn routes() -> OpenApiRouter<Arc<AppState>> {

@@ -10,13 +10,38 @@ pub mod verify;
 use std::process::ExitCode;
 
 use anyhow::Context;
+use clap::{Parser, Subcommand};
 use shophook_store::postgres::PgStore;
 use shophook_store::sqlite::SqliteStore;
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
 use crate::app::App;
-use crate::config::{Cli, Command, Database, LogFormat};
+use crate::config::{Database, LogFormat};
+
+/// shophook: reliable, signed webhooks for shops and sales CRMs.
+#[derive(Debug, Parser)]
+#[command(name = "shophook", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP API and the delivery workers.
+    Serve(crate::config::ServeArgs),
+    /// Apply database schema migrations and exit (serve does this too).
+    Migrate(crate::config::MigrateArgs),
+    /// A local receiver for receiver developers: prints each webhook it gets and whether its signature holds.
+    Listen(listen::ListenArgs),
+    /// Check a Standard Webhooks signature: headers as flags, the body on stdin.
+    Verify(verify::VerifyArgs),
+    /// Re-send a webhook's deliveries from a time range and follow them to the end.
+    Replay(replay::ReplayArgs),
+}
 
 /// Runs a parsed command line; the exit code is the command's verdict (`verify`
 /// and `replay` have more than one).

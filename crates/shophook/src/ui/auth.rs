@@ -15,8 +15,8 @@ use axum::routing::{get, post};
 
 use super::session::{self, Session};
 use super::{Nav, UiError, field, pairs, render};
-use crate::app::AppState;
 use crate::error::ApiError;
+use crate::state::AppState;
 
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()

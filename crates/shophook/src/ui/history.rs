@@ -16,8 +16,8 @@ use shophook_store::{Delivery, DeliveryFilter, RequestRecord};
 
 use super::session::Session;
 use super::{Nav, UiError, check_csrf, guard, pairs, render};
-use crate::app::AppState;
 use crate::error::ApiError;
+use crate::state::AppState;
 
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()

@@ -2,7 +2,7 @@
 //! the SHA-256 of a random session id; the cookie carries that id with who signed
 //! in (the operator or an account), the hash of the key they used, the account
 //! being managed and an expiry, signed with HMAC-SHA256 under the UI secret
-//! ([`super::security::UiSecret`]: derived from `--encryption-key` when there is
+//! ([`crate::security::UiSecret`]: derived from `--encryption-key` when there is
 //! one). Every request checks the signature, that the stored session is still
 //! there (signing out deletes it, so a saved cookie stops working on every node)
 //! and that the key still exists (revoking a key ends its sessions). Forms carry
@@ -23,8 +23,8 @@ use jiff::{SignedDuration, Timestamp};
 use sha2::Sha256;
 use shophook_store::{StoreError, UiSession};
 
-use crate::app::AppState;
 use crate::ids::{hash_key, new_session_id};
+use crate::state::AppState;
 
 /// Name of the session cookie.
 pub const COOKIE: &str = "shophook_session";

@@ -21,8 +21,8 @@ use super::form::WebhookForm;
 use super::session::Session;
 use super::{Nav, UiError, check_csrf, escape, field, guard, pairs, render};
 use crate::api::json::parse;
-use crate::app::AppState;
 use crate::error::ApiError;
+use crate::state::AppState;
 
 pub fn routes() -> Router<Arc<AppState>> {
     let base = "/a/{account}/webhooks";

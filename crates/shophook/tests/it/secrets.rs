@@ -9,8 +9,8 @@ use clap::Parser;
 use jiff::SignedDuration;
 use serde_json::json;
 use shophook::app::App;
+use shophook::cli::{Cli, Command};
 use shophook::clock::ManualClock;
-use shophook::config::{Cli, Command};
 use shophook_verify::Secret;
 
 use crate::support::*;

@@ -18,8 +18,8 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use clap::Parser;
 use serde_json::{Value, json};
 use shophook::app::App;
+use shophook::cli::{Cli, Command as Sub};
 use shophook::clock::ManualClock;
-use shophook::config::{Cli, Command as Sub};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
@@ -33,7 +33,7 @@ pub struct TestApp {
     pub dir: Arc<tempfile::TempDir>,
     shutdown: CancellationToken,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
-    state: Option<Arc<shophook::app::AppState>>,
+    state: Option<Arc<shophook::state::AppState>>,
 }
 
 impl TestApp {
