@@ -361,6 +361,19 @@ pub enum NextState {
     Defer(Timestamp),
 }
 
+impl NextState {
+    /// The status a delivery has after this next state.
+    pub fn status_name(&self) -> &'static str {
+        match self {
+            NextState::Succeeded => "succeeded",
+            NextState::Retry(_) => "failed",
+            NextState::Dead(_) => "dead",
+            NextState::Skipped(_) => "skipped",
+            NextState::Defer(_) => "scheduled",
+        }
+    }
+}
+
 /// One state change of a delivery, with the attempt that caused it, if any.
 #[derive(Debug, Clone)]
 pub struct DeliveryUpdate {

@@ -224,9 +224,7 @@ pub fn routes() -> (axum::Router<Arc<AppState>>, utoipa::openapi::OpenApi) {
         .merge(crate::ui::routes())
         .fallback(|| async { crate::error::ApiError::NotFound("route") })
         .method_not_allowed_fallback(|| async { crate::error::ApiError::MethodNotAllowed })
-        .layer(axum::extract::DefaultBodyLimit::max(
-            crate::api::json::MAX_BODY,
-        ));
+        .layer(axum::extract::DefaultBodyLimit::max(crate::input::MAX_BODY));
     (router, doc)
 }
 

@@ -10,7 +10,7 @@ use axum::http::header::{
 };
 use axum::http::{HeaderName, HeaderValue};
 use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD as B64};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use shophook_store::{Store, StoreError};
@@ -131,6 +131,24 @@ impl UiHeaders {
         }
         UiHeaders { fixed }
     }
+}
+
+/// HMAC-SHA256 of `payload` under `secret`, URL-safe base64 (cookies, CSRF
+/// tokens, portal links).
+pub fn sign(secret: &[u8], payload: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes keys of any length");
+    mac.update(payload.as_bytes());
+    B64.encode(mac.finalize().into_bytes())
+}
+
+/// Whether `sig` is [`sign`] of `payload` under `secret` (in constant time).
+pub fn verify(secret: &[u8], payload: &str, sig: &str) -> bool {
+    let Ok(bytes) = B64.decode(sig) else {
+        return false;
+    };
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes keys of any length");
+    mac.update(payload.as_bytes());
+    mac.verify_slice(&bytes).is_ok()
 }
 
 #[cfg(test)]

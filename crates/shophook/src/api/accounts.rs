@@ -14,12 +14,11 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::Page;
-use super::json::ApiJson;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::ids::{new_id, new_key};
+use crate::input::ApiJson;
 use crate::state::AppState;
-use crate::ui::session;
 
 /// Routes under `/v1/accounts`.
 pub fn routes() -> OpenApiRouter<Arc<AppState>> {
@@ -177,7 +176,7 @@ async fn update(
     let current = caller.account(&s, &id).await?;
     let mut doc = json!(current);
     merge(&mut doc, &patch);
-    let account: Account = super::json::parse(doc.to_string().as_bytes())?;
+    let account: Account = crate::input::parse(doc.to_string().as_bytes())?;
     account.validate()?;
     let updated = s.store.update_account(account, s.clock.now()).await;
     s.accounts.forget(&id);
@@ -303,16 +302,12 @@ async fn portal_link(
 ) -> ApiResult<(StatusCode, Json<PortalLink>)> {
     caller.require_operator()?;
     let account = caller.account(&s, &account).await?;
-    let secret = session::secret(&s).await?;
-    let now = s.clock.now();
-    let token = session::portal_token(&secret, &account.id, now);
+    let (token, expires_at) = crate::service::portal::mint(&s, &account.id).await?;
     let path = format!("/portal/{token}");
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
         .unwrap_or("127.0.0.1:8080");
-    let expires_at =
-        jiff::Timestamp::from_second(now.as_second() + session::PORTAL_SECONDS).unwrap_or(now);
     Ok((
         StatusCode::CREATED,
         Json(PortalLink {

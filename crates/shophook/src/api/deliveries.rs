@@ -9,7 +9,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Serialize;
 use shophook_core::plan::DeliveryStatus;
-use shophook_store::{Attempt, Delivery, DeliveryFilter, NextState};
+use shophook_store::{Attempt, Delivery, DeliveryFilter};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -35,17 +35,6 @@ pub struct DeliveryWithAttempts {
     pub delivery: Delivery,
     /// Its attempts, oldest first; each with the request as sent.
     pub attempts: Vec<Attempt>,
-}
-
-/// The status a delivery will have after this next state.
-pub fn next_status_name(next: &NextState) -> &'static str {
-    match next {
-        NextState::Succeeded => "succeeded",
-        NextState::Retry(_) => "failed",
-        NextState::Dead(_) => "dead",
-        NextState::Skipped(_) => "skipped",
-        NextState::Defer(_) => "scheduled",
-    }
 }
 
 /// An attempt as the API shows it; a body not recorded is the event's envelope.
@@ -120,7 +109,7 @@ async fn list(
     State(s): State<Arc<AppState>>,
     caller: Caller,
     Path(account): Path<String>,
-    crate::api::json::SingleParams(q): crate::api::json::SingleParams,
+    crate::input::SingleParams(q): crate::input::SingleParams,
 ) -> ApiResult<Json<Page<Delivery>>> {
     let account = caller.account(&s, &account).await?;
     let f = filter(q)?;

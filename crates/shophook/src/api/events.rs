@@ -15,10 +15,10 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::json::ApiJson;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::ids::new_id;
+use crate::input::ApiJson;
 use crate::state::AppState;
 
 /// Routes under `/v1/accounts/{account}/events` and the catalog.

@@ -10,7 +10,7 @@ pub mod accounts;
 pub mod deliveries;
 pub mod events;
 pub mod health;
-pub mod json;
+
 pub mod openapi;
 pub mod preview;
 pub mod rest_hooks;

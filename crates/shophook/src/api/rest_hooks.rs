@@ -18,9 +18,9 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::json::{ApiJson, ApiQuery};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
+use crate::input::{ApiJson, ApiQuery};
 use crate::state::AppState;
 
 /// Routes under `/v1/accounts/{account}/hooks`.
@@ -76,7 +76,7 @@ async fn subscribe(
         unsubscribe_on_410: Some(true),
         ..Default::default()
     };
-    let hook = super::webhooks::create_webhook(&s, &account, webhook)
+    let hook = crate::service::webhooks::create(&s, &account, webhook)
         .await
         .map_err(|e| match e {
             // The subscription's names for the webhook's fields.
@@ -153,7 +153,7 @@ async fn sample(
             format!("`{}` is not an event type (e.g. order.paid)", q.event),
         )
     })?;
-    let data = super::preview::sample_data(event_type);
+    let data = crate::service::preview::sample_data(event_type);
     let event = Event {
         id: "evt_sample".into(),
         event_type,

@@ -15,9 +15,9 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::json::ApiJson;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
+use crate::input::ApiJson;
 use crate::state::AppState;
 
 /// Routes for orders, checkouts and products.

@@ -6,26 +6,19 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use jiff::{SignedDuration, Timestamp};
+use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
-use shophook_core::event::{Event, EventType};
-use shophook_core::render::json_envelope;
-use shophook_core::signing::Secret;
 use shophook_core::webhook::{WebhookConfig, WebhookInput, WebhookStatus};
-use shophook_store::{
-    Attempt, ClaimedDelivery, DeliveryUpdate, IngestOutcome, NewEvent, StatusChange, StoredEvent,
-    StoredWebhook, Target,
-};
+use shophook_store::{Attempt, StoredWebhook};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::Page;
-use super::json::ApiJson;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
-use crate::ids::{new_id, secret_bytes};
+use crate::input::ApiJson;
+use crate::service::webhooks as service;
 use crate::state::AppState;
 
 /// Routes under `/v1/accounts/{account}/webhooks`.
@@ -84,102 +77,6 @@ pub fn view(w: &StoredWebhook) -> WebhookView {
     }
 }
 
-fn secret_from(given: Option<String>) -> ApiResult<String> {
-    match given {
-        Some(text) => Ok(Secret::parse(&text)?.as_str().to_string()),
-        None => Ok(Secret::generate(secret_bytes()).as_str().to_string()),
-    }
-}
-
-/// Creates a webhook from API input: plan gating, secret, limit. Shared with the UI.
-/// What a valid webhook config must also pass on this server (shared with the UI):
-/// a destination the address policy allows (`127.0.0.1` is refused here, with the
-/// flag that allows it, rather than at every send), and at most
-/// [`MAX_REGEX_PER_ACCOUNT`](shophook_core::condition::MAX_REGEX_PER_ACCOUNT)
-/// `matches` conditions over all the account's webhooks. `before`: the webhook
-/// being changed, whose URL is judged again only if it changes.
-pub async fn check_config(
-    s: &AppState,
-    account: &str,
-    before: Option<&StoredWebhook>,
-    config: &WebhookConfig,
-) -> ApiResult<()> {
-    use shophook_core::condition::{MAX_REGEX_PER_ACCOUNT, regex_count};
-    let webhook = before.map(|h| h.id.as_str());
-    let url_changed = before.is_none_or(|h| h.config.url != config.url);
-    if let Some(refused) = url_changed
-        .then(|| s.sender.refuses_target(&config.url))
-        .flatten()
-    {
-        return Err(ApiError::field(
-            "url",
-            "private_target",
-            format!(
-                "this server does not deliver to {} ({}): run it with --allow-private-targets (development) or --allow-cidr for that range",
-                refused.class.describe(),
-                refused.addr
-            ),
-        ));
-    }
-    let mine = regex_count(&config.conditions);
-    if mine == 0 {
-        return Ok(());
-    }
-    let others: usize = s
-        .store
-        .list_webhooks(account)
-        .await?
-        .iter()
-        .filter(|h| Some(h.id.as_str()) != webhook)
-        .map(|h| regex_count(&h.config.conditions))
-        .sum();
-    if others + mine > MAX_REGEX_PER_ACCOUNT {
-        return Err(ApiError::field(
-            "conditions",
-            "too_many",
-            format!(
-                "an account may have at most {MAX_REGEX_PER_ACCOUNT} `matches` conditions over all its webhooks; its other webhooks have {others}"
-            ),
-        ));
-    }
-    Ok(())
-}
-
-pub async fn create_webhook(
-    s: &AppState,
-    account: &shophook_core::account::Account,
-    input: WebhookInput,
-) -> ApiResult<StoredWebhook> {
-    if !account.features.webhooks {
-        return Err(ApiError::Forbidden {
-            code: "feature_disabled",
-            message: "webhooks are not part of this account's plan (features.webhooks is false); the operator can enable them".into(),
-        });
-    }
-    let (config, status, secret) = input.into_new_config()?;
-    check_config(s, &account.id, None, &config).await?;
-    let now = s.clock.now();
-    let hook = StoredWebhook {
-        id: new_id("wh"),
-        account_id: account.id.clone(),
-        status: status.unwrap_or(WebhookStatus::Active),
-        config,
-        secret: secret_from(secret)?,
-        previous_secret: None,
-        previous_secret_until: None,
-        failing_since: None,
-        created_at: now,
-        updated_at: now,
-    };
-    let hook = s
-        .store
-        .create_webhook(hook, account.limits.max_webhooks)
-        .await?;
-    // Not the URL: its path or query may hold a token (Telegram bot URLs do).
-    tracing::info!(account = %account.id, webhook = %hook.id, "webhook created");
-    Ok(hook)
-}
-
 /// Creates a webhook. `url` and `events` are required; a `whsec_…` secret is
 /// generated unless you give one.
 #[utoipa::path(post, path = "/v1/accounts/{account}/webhooks", tag = "webhooks",
@@ -193,7 +90,7 @@ async fn create(
     ApiJson(input): ApiJson<WebhookInput>,
 ) -> ApiResult<(StatusCode, Json<WebhookView>)> {
     let account = caller.account(&s, &account).await?;
-    let hook = create_webhook(&s, &account, input).await?;
+    let hook = service::create(&s, &account, input).await?;
     Ok((StatusCode::CREATED, Json(view(&hook))))
 }
 
@@ -246,7 +143,7 @@ async fn update(
     Path((account, id)): Path<(String, String)>,
     ApiJson(mut input): ApiJson<WebhookInput>,
 ) -> ApiResult<Json<WebhookView>> {
-    let mut hook = find(&s, &caller, &account, &id).await?;
+    let hook = find(&s, &caller, &account, &id).await?;
     if input.secret.is_some() {
         return Err(ApiError::field(
             "secret",
@@ -256,21 +153,9 @@ async fn update(
     }
     let status = input.status.take();
     let config = input.apply_to(hook.config.clone())?;
-    check_config(&s, &hook.account_id, Some(&hook), &config).await?;
-    hook.config = config;
-    hook.updated_at = s.clock.now();
-    let mut hook = s.store.update_webhook(hook).await?;
+    let mut hook = service::save_config(&s, hook, config).await?;
     if let Some(status) = status.filter(|st| *st != hook.status) {
-        hook = s
-            .store
-            .set_webhook_status(StatusChange {
-                account: hook.account_id.clone(),
-                webhook: hook.id.clone(),
-                status,
-                discard_held: false,
-                now: s.clock.now(),
-            })
-            .await?;
+        hook = service::set_status(&s, hook, status, false).await?;
     }
     Ok(Json(view(&hook)))
 }
@@ -286,14 +171,7 @@ async fn remove(
     Path((account, id)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
     let account = caller.account(&s, &account).await?;
-    if !s
-        .store
-        .delete_webhook(&account.id, &id, s.clock.now())
-        .await?
-    {
-        return Err(ApiError::NotFound("webhook"));
-    }
-    tracing::info!(account = %account.id, webhook = %id, "webhook deleted");
+    service::delete(&s, &account.id, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -309,16 +187,7 @@ async fn pause(
     Path((account, id)): Path<(String, String)>,
 ) -> ApiResult<Json<WebhookView>> {
     let hook = find(&s, &caller, &account, &id).await?;
-    let hook = s
-        .store
-        .set_webhook_status(StatusChange {
-            account: hook.account_id,
-            webhook: hook.id,
-            status: WebhookStatus::Paused,
-            discard_held: false,
-            now: s.clock.now(),
-        })
-        .await?;
+    let hook = service::set_status(&s, hook, WebhookStatus::Paused, false).await?;
     Ok(Json(view(&hook)))
 }
 
@@ -345,16 +214,7 @@ async fn resume(
     ApiJson(input): ApiJson<ResumeInput>,
 ) -> ApiResult<Json<WebhookView>> {
     let hook = find(&s, &caller, &account, &id).await?;
-    let hook = s
-        .store
-        .set_webhook_status(StatusChange {
-            account: hook.account_id,
-            webhook: hook.id,
-            status: WebhookStatus::Active,
-            discard_held: input.discard_held,
-            now: s.clock.now(),
-        })
-        .await?;
+    let hook = service::set_status(&s, hook, WebhookStatus::Active, input.discard_held).await?;
     Ok(Json(view(&hook)))
 }
 
@@ -367,21 +227,6 @@ struct RotateInput {
     #[serde(default)]
     #[schema(min_length = 16, max_length = 134)]
     secret: Option<String>,
-}
-
-/// Rotates a webhook's secret; the old one keeps signing for 24 h. Shared with the UI.
-pub async fn rotate(
-    s: &AppState,
-    mut hook: StoredWebhook,
-    secret: Option<String>,
-) -> ApiResult<StoredWebhook> {
-    let now = s.clock.now();
-    hook.previous_secret = Some(std::mem::replace(&mut hook.secret, secret_from(secret)?));
-    hook.previous_secret_until = now.checked_add(SignedDuration::from_hours(24)).ok();
-    hook.updated_at = now;
-    let hook = s.store.update_webhook(hook).await?;
-    tracing::info!(webhook = %hook.id, "webhook secret rotated; the previous one signs too for 24 h");
-    Ok(hook)
 }
 
 /// Replaces the signing secret; the previous one keeps signing too for 24 h
@@ -398,7 +243,7 @@ async fn rotate_secret(
     ApiJson(input): ApiJson<RotateInput>,
 ) -> ApiResult<Json<WebhookView>> {
     let hook = find(&s, &caller, &account, &id).await?;
-    Ok(Json(view(&rotate(&s, hook, input.secret).await?)))
+    Ok(Json(view(&service::rotate(&s, hook, input.secret).await?)))
 }
 
 /// Which deliveries to send again.
@@ -421,63 +266,6 @@ struct ReplayInput {
 struct Replayed {
     /// Deliveries made due now (those in flight are left alone).
     replayed: usize,
-}
-
-/// Re-queues a webhook's deliveries created in `[since, until)` (optionally only
-/// those with `status`); returns how many. Deliveries in flight are left alone.
-pub async fn replay(
-    s: &AppState,
-    account: &str,
-    webhook: &str,
-    since: jiff::Timestamp,
-    until: Option<jiff::Timestamp>,
-    status: Option<shophook_core::plan::DeliveryStatus>,
-) -> ApiResult<usize> {
-    s.store
-        .webhook(account, webhook)
-        .await?
-        .ok_or(ApiError::NotFound("webhook"))?;
-    let mut before: Option<String> = None;
-    let mut ids = Vec::new();
-    'pages: loop {
-        let page = s
-            .store
-            .list_deliveries(
-                account,
-                shophook_store::DeliveryFilter {
-                    webhook: Some(webhook.to_string()),
-                    status,
-                    before: before.clone(),
-                    limit: 500,
-                    ..Default::default()
-                },
-            )
-            .await?;
-        for d in &page {
-            if d.created_at < since {
-                break 'pages;
-            }
-            if until.is_none_or(|u| d.created_at < u) {
-                ids.push(d.id.clone());
-            }
-        }
-        match page.last() {
-            Some(last) if page.len() == 500 => before = Some(last.id.clone()),
-            _ => break,
-        }
-    }
-    let now = s.clock.now();
-    let mut n = 0;
-    // Oldest first, so they go out in their original order.
-    for id in ids.iter().rev() {
-        match s.store.retry_delivery(account, id, now).await {
-            Ok(Some(_)) => n += 1,
-            Ok(None) | Err(shophook_store::StoreError::Conflict(_)) => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
-    tracing::info!(%account, %webhook, replayed = n, "replay queued");
-    Ok(n)
 }
 
 /// Sends a webhook's deliveries of a time range again, oldest first — e.g. after
@@ -506,106 +294,8 @@ async fn replay_route(
             })?,
         ),
     };
-    let n = replay(&s, &account.id, &id, input.since, input.until, status).await?;
+    let n = service::replay(&s, &account.id, &id, input.since, input.until, status).await?;
     Ok((StatusCode::ACCEPTED, Json(Replayed { replayed: n })))
-}
-
-/// The result of a test send.
-pub struct TestOutcome {
-    /// The delivery created for the test.
-    pub delivery_id: String,
-    /// Its status after the attempt.
-    pub status: &'static str,
-    /// The attempt.
-    pub attempt: shophook_store::Attempt,
-    /// The event's JSON envelope.
-    pub envelope: Arc<str>,
-}
-
-/// Sends `webhook.test` to `hook` now (whatever its filters or status) and records
-/// the attempt like any delivery's. Shared by the API and the web UI.
-pub async fn send_test(
-    s: &AppState,
-    account: &shophook_core::account::Account,
-    hook: StoredWebhook,
-) -> ApiResult<TestOutcome> {
-    let now = s.clock.now();
-    let event = Event {
-        id: new_id("evt"),
-        event_type: EventType::WebhookTest,
-        account: account.id.clone(),
-        subject: None,
-        created_at: now,
-        data: json!({"webhook": {"id": hook.id, "name": hook.config.name}, "message": "Test delivery from shophook"}),
-    };
-    let envelope: Arc<str> = json_envelope(&event).into();
-    let lease_until = crate::worker::lease_end(now, s.lease);
-    let target = Target::Only {
-        webhook: hook.id.clone(),
-        node: s.node.clone(),
-        lease_until,
-    };
-    let outcome = s
-        .store
-        .ingest(vec![NewEvent {
-            event: event.clone(),
-            envelope: envelope.clone(),
-            idempotency_key: None,
-            target,
-            dispatch: None,
-        }])
-        .await?;
-    let delivery_id = match outcome.into_iter().next() {
-        Some(IngestOutcome::Stored { deliveries, .. }) if deliveries.len() == 1 => {
-            deliveries[0].clone()
-        }
-        Some(IngestOutcome::NoWebhook) => return Err(ApiError::NotFound("webhook")),
-        Some(IngestOutcome::NoAccount) => return Err(ApiError::NotFound("account")),
-        other => {
-            return Err(ApiError::Internal(format!(
-                "unexpected test ingest outcome: {other:?}"
-            )));
-        }
-    };
-    let claimed = ClaimedDelivery {
-        id: delivery_id.clone(),
-        status: shophook_core::plan::DeliveryStatus::Pending,
-        attempts: 0,
-        succeeded_before: false,
-        account_name: account.name.clone(),
-        account_timezone: account.timezone.clone(),
-        account_max_in_flight: account.limits.max_in_flight,
-        part: None,
-        webhook: Arc::new(hook),
-        event: Arc::new(StoredEvent {
-            event,
-            envelope: envelope.clone(),
-        }),
-        latest: None,
-        lease_until,
-        // webhook.test carries no order, so there is nothing to list options for.
-        field_options: None,
-    };
-    let out = s.sender.attempt(&claimed).await;
-    let status = super::deliveries::next_status_name(&out.next);
-    s.store
-        .record(vec![DeliveryUpdate {
-            delivery_id: delivery_id.clone(),
-            attempt: Some(out.attempt.clone()),
-            next: out.next,
-            now: s.clock.now(),
-            claim: Some(shophook_store::ClaimRef {
-                node: s.node.clone(),
-                lease_until,
-            }),
-        }])
-        .await?;
-    Ok(TestOutcome {
-        delivery_id,
-        status,
-        attempt: out.attempt,
-        envelope,
-    })
 }
 
 /// The outcome of a test send.
@@ -636,7 +326,7 @@ async fn test(
         .webhook(&account.id, &id)
         .await?
         .ok_or(ApiError::NotFound("webhook"))?;
-    let t = send_test(&s, &account, hook).await?;
+    let t = service::send_test(&s, &account, hook).await?;
     Ok(Json(TestSent {
         delivery_id: t.delivery_id,
         status: t.status,

@@ -151,7 +151,8 @@ async fn portal(
             message: "this sign-in link has expired or was used already; ask for a new one".into(),
         })
     };
-    let (account, nonce) = session::parse_portal(&secret, &token, now).ok_or_else(refused)?;
+    let (account, nonce) =
+        crate::service::portal::parse_portal(&secret, &token, now).ok_or_else(refused)?;
     // One use only, on any node: the first insert of the nonce wins.
     if !s
         .store
@@ -167,7 +168,7 @@ async fn portal(
     let value = session::open(
         &s,
         false,
-        &session::portal_key_hash(&account),
+        &crate::service::portal::portal_key_hash(&account),
         Some(&account),
     )
     .await?;

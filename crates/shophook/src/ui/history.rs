@@ -102,7 +102,7 @@ async fn list(
     State(s): State<Arc<AppState>>,
     session: Session,
     Path(account): Path<String>,
-    crate::api::json::SingleParams(q): crate::api::json::SingleParams,
+    crate::input::SingleParams(q): crate::input::SingleParams,
 ) -> Result<Response, UiError> {
     let nav = guard(&s, &session, &account, "history").await?;
     let get = |k: &str| {

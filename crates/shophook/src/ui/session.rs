@@ -18,20 +18,18 @@ use axum::http::request::Parts;
 use axum::response::{IntoResponse, Redirect, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
-use hmac::{Hmac, Mac};
 use jiff::{SignedDuration, Timestamp};
-use sha2::Sha256;
 use shophook_store::{StoreError, UiSession};
 
 use crate::ids::{hash_key, new_session_id};
+use crate::security::{sign, verify};
+use crate::service::portal::portal_key_hash;
 use crate::state::AppState;
 
 /// Name of the session cookie.
 pub const COOKIE: &str = "shophook_session";
 /// How long a sign-in lasts.
 pub const SESSION_HOURS: i64 = 12;
-/// How long a portal link is valid.
-pub const PORTAL_SECONDS: i64 = 120;
 
 /// A signed-in user.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,23 +49,8 @@ pub struct Session {
 }
 
 /// The key that signs cookies, CSRF tokens and portal links.
-pub async fn secret(state: &AppState) -> Result<Vec<u8>, StoreError> {
+pub async fn secret(state: &crate::state::AppState) -> Result<Vec<u8>, StoreError> {
     state.ui.secret.get(&*state.store).await
-}
-
-fn sign(secret: &[u8], payload: &str) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes keys of any length");
-    mac.update(payload.as_bytes());
-    B64.encode(mac.finalize().into_bytes())
-}
-
-fn verify(secret: &[u8], payload: &str, sig: &str) -> bool {
-    let Ok(bytes) = B64.decode(sig) else {
-        return false;
-    };
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes keys of any length");
-    mac.update(payload.as_bytes());
-    mac.verify_slice(&bytes).is_ok()
 }
 
 /// Builds a signed cookie value: `op|keyhash|account|expires|id.sig`.
@@ -297,39 +280,10 @@ pub async fn check_key(state: &AppState, key: &str) -> Option<(bool, String, Opt
     None
 }
 
-/// The stand-in "key hash" of a session opened through a portal link.
-pub fn portal_key_hash(account: &str) -> String {
-    format!("portal:{account}")
-}
-
-/// A one-time portal token for `account`: `account|expires|nonce.sig`.
-pub fn portal_token(secret: &[u8], account: &str, now: Timestamp) -> String {
-    let expires = now.as_second() + PORTAL_SECONDS;
-    let payload = B64.encode(format!(
-        "portal|{account}|{expires}|{}",
-        crate::ids::new_id("n")
-    ));
-    format!("{payload}.{}", sign(secret, &payload))
-}
-
-/// Checks a portal token; returns (account, nonce).
-pub fn parse_portal(secret: &[u8], token: &str, now: Timestamp) -> Option<(String, String)> {
-    let (payload, sig) = token.split_once('.')?;
-    if !verify(secret, payload, sig) {
-        return None;
-    }
-    let text = String::from_utf8(B64.decode(payload).ok()?).ok()?;
-    let mut p = text.split('|');
-    if p.next()? != "portal" {
-        return None;
-    }
-    let (account, expires, nonce) = (p.next()?, p.next()?.parse::<i64>().ok()?, p.next()?);
-    (expires >= now.as_second()).then(|| (account.to_string(), nonce.to_string()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::service::portal::{parse_portal, portal_token};
 
     #[test]
     fn cookies_and_tokens() {

@@ -15,13 +15,13 @@ use axum::routing::{get, post};
 use jiff::SignedDuration;
 use shophook_core::event::EventType;
 use shophook_core::webhook::{WebhookInput, WebhookStatus};
-use shophook_store::{DeliveryFilter, StatusChange, StoredWebhook};
+use shophook_store::{DeliveryFilter, StoredWebhook};
 
 use super::form::WebhookForm;
 use super::session::Session;
 use super::{Nav, UiError, check_csrf, escape, field, guard, pairs, render};
-use crate::api::json::parse;
 use crate::error::ApiError;
+use crate::input::parse;
 use crate::state::AppState;
 
 pub fn routes() -> Router<Arc<AppState>> {
@@ -297,7 +297,7 @@ async fn create(
         .await?
         .ok_or(UiError(ApiError::NotFound("account")))?;
     let result = match parse_form(&mut form) {
-        Ok(input) => crate::api::webhooks::create_webhook(&s, &acct, input)
+        Ok(input) => crate::service::webhooks::create(&s, &acct, input)
             .await
             .map_err(|e| match e {
                 ApiError::Invalid(fe) => form.place_error(&fe),
@@ -359,7 +359,7 @@ async fn update(
     let nav = guard(&s, &session, &account, "webhooks").await?;
     let p = pairs(&body);
     check_csrf(&s, &session, &p).await?;
-    let mut hook = find(&s, &nav.account, &id).await?;
+    let hook = find(&s, &nav.account, &id).await?;
     let mut form = WebhookForm::from_pairs(&p);
     let applied = parse_form(&mut form).and_then(|input| {
         input
@@ -368,10 +368,7 @@ async fn update(
     });
     match applied {
         Ok(config) => {
-            crate::api::webhooks::check_config(&s, &hook.account_id, Some(&hook), &config).await?;
-            hook.config = config;
-            hook.updated_at = s.clock.now();
-            s.store.update_webhook(hook).await?;
+            crate::service::webhooks::save_config(&s, hook, config).await?;
             Ok(Redirect::to(&format!("/a/{}/webhooks", nav.account)).into_response())
         }
         Err(errors) => {
@@ -414,13 +411,7 @@ async fn delete(
 ) -> Result<Response, UiError> {
     let nav = guard(&s, &session, &account, "webhooks").await?;
     check_csrf(&s, &session, &pairs(&body)).await?;
-    if !s
-        .store
-        .delete_webhook(&nav.account, &id, s.clock.now())
-        .await?
-    {
-        return Err(UiError(ApiError::NotFound("webhook")));
-    }
+    crate::service::webhooks::delete(&s, &nav.account, &id).await?;
     Ok(Redirect::to(&format!("/a/{}/webhooks", nav.account)).into_response())
 }
 
@@ -435,15 +426,7 @@ async fn set_status(
     let nav = guard(s, session, account, "webhooks").await?;
     check_csrf(s, session, &pairs(body)).await?;
     let hook = find(s, &nav.account, id).await?;
-    s.store
-        .set_webhook_status(StatusChange {
-            account: hook.account_id,
-            webhook: hook.id,
-            status,
-            discard_held: false,
-            now: s.clock.now(),
-        })
-        .await?;
+    crate::service::webhooks::set_status(s, hook, status, false).await?;
     Ok(Redirect::to(&format!("/a/{}/webhooks", nav.account)).into_response())
 }
 
@@ -480,7 +463,7 @@ async fn test(
         .await?
         .ok_or(UiError(ApiError::NotFound("account")))?;
     let hook = find(&s, &nav.account, &id).await?;
-    let t = crate::api::webhooks::send_test(&s, &acct, hook).await?;
+    let t = crate::service::webhooks::send_test(&s, &acct, hook).await?;
     let fragment = TestFragment {
         status: t.status.into(),
         code: t
@@ -555,7 +538,7 @@ async fn rotate(
     let nav = guard(&s, &session, &account, "webhooks").await?;
     check_csrf(&s, &session, &pairs(&body)).await?;
     let hook = find(&s, &nav.account, &id).await?;
-    crate::api::webhooks::rotate(&s, hook, None).await?;
+    crate::service::webhooks::rotate(&s, hook, None).await?;
     Ok(Redirect::to(&format!("/a/{}/webhooks/{id}", nav.account)).into_response())
 }
 
@@ -586,7 +569,7 @@ async fn replay(
         .map_err(|e| UiError(ApiError::bad("invalid_time", e.to_string())))?
         .timestamp();
     let status = shophook_core::plan::DeliveryStatus::parse(field(&p, "status"));
-    let n = crate::api::webhooks::replay(&s, &acct.id, &id, since, None, status).await?;
+    let n = crate::service::webhooks::replay(&s, &acct.id, &id, since, None, status).await?;
     let back = format!("/a/{}/webhooks/{id}", nav.account);
     Ok(render(&super::MessagePage {
         heading: "Replay queued".into(),
@@ -629,7 +612,7 @@ async fn preview(
         ),
         Ok((config, _, _)) => {
             let secret = shophook_core::signing::Secret::generate([0; 24]);
-            match crate::api::preview::render_preview(
+            match crate::service::preview::render(
                 &s,
                 &acct,
                 &config,
@@ -644,11 +627,11 @@ async fn preview(
                 Ok(req) => PreviewFragment {
                     error: String::new(),
                     method: req.method.as_str().into(),
-                    url: crate::worker::mask::mask_url(&req.url),
+                    url: shophook_core::mask::mask_url(&req.url),
                     headers: req
                         .headers
                         .iter()
-                        .map(|(k, v)| (k.clone(), crate::worker::mask::mask(k, v)))
+                        .map(|(k, v)| (k.clone(), shophook_core::mask::mask(k, v)))
                         .collect(),
                     body: super::history::pretty(&req.body),
                 },

@@ -14,8 +14,8 @@ use shophook_core::signing::Secret;
 use shophook_store::{IngestOutcome, NewEvent, StoredWebhook, Target};
 
 use super::Worker;
-use super::mask::mask_url;
 use crate::ids::{new_id, secret_bytes};
+use shophook_core::mask::mask_url;
 
 /// The failure start before which a webhook failing now is disabled; `None` when
 /// disabling is off (`--disable-after 0s`).

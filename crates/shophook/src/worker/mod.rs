@@ -20,7 +20,7 @@ mod deliver;
 pub mod guard;
 pub mod health;
 pub mod journal;
-pub mod mask;
+
 pub mod pacing;
 pub mod send;
 

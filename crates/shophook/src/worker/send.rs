@@ -13,8 +13,8 @@ use shophook_store::{Attempt, ClaimedDelivery, NextState, RequestRecord, Respons
 
 use super::guard::{GuardedResolver, check_literal};
 use super::journal::RenderJournal;
-use super::mask::{Redactor, mask, mask_url};
 use crate::clock::Clock;
+use shophook_core::mask::{Redactor, mask, mask_url};
 
 /// Response bodies are kept up to this size.
 pub const MAX_RESPONSE_BODY: usize = 64 * 1024;

@@ -13,7 +13,6 @@ use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
-use shophook::ui::session;
 
 use crate::support::*;
 
@@ -552,7 +551,8 @@ async fn with_an_encryption_key_nothing_in_the_database_signs_a_session() {
         .find(|(k, _)| k == "ui_session_secret")
         .expect("a secret in the settings")
         .1;
-    let forged = session::portal_token(stored.as_bytes(), "acme", jiff::Timestamp::now());
+    let forged =
+        shophook::service::portal::portal_token(stored.as_bytes(), "acme", jiff::Timestamp::now());
     let r = no_redirects()
         .get(app.url(&format!("/portal/{forged}")))
         .send()
@@ -587,7 +587,7 @@ async fn with_an_encryption_key_nothing_in_the_database_signs_a_session() {
     for (name, value) in &settings {
         let now = jiff::Timestamp::now();
         for account in ["acme", "nobody"] {
-            let token = session::portal_token(value.as_bytes(), account, now);
+            let token = shophook::service::portal::portal_token(value.as_bytes(), account, now);
             let r = no_redirects()
                 .get(app.url(&format!("/portal/{token}")))
                 .send()
