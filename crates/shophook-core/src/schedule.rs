@@ -5,7 +5,108 @@ use jiff::Timestamp;
 use jiff::civil::{Date, Time, Weekday};
 use jiff::tz::TimeZone;
 
-use crate::webhook::{DAYS, Schedule, parse_hhmm};
+use serde::{Deserialize, Serialize};
+
+use crate::FieldError;
+
+/// One time window of a schedule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Window {
+    /// `mon` … `sun`.
+    pub days: Vec<String>,
+    /// `HH:MM`, inclusive.
+    pub from: String,
+    /// `HH:MM`, exclusive.
+    pub to: String,
+}
+
+/// When deliveries may go out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Schedule {
+    /// IANA zone the windows are in.
+    pub timezone: String,
+    /// Allowed windows.
+    pub windows: Vec<Window>,
+}
+
+/// Weekday names of schedules.
+pub const DAYS: &[&str] = &["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+
+pub(crate) fn validate_schedule(s: &Schedule) -> Result<(), FieldError> {
+    if jiff::tz::TimeZone::get(&s.timezone).is_err() {
+        return Err(FieldError::new(
+            "timezone",
+            "invalid_timezone",
+            format!("`{}` is not an IANA time zone name", s.timezone),
+        ));
+    }
+    if s.windows.is_empty() || s.windows.len() > 50 {
+        return Err(FieldError::new(
+            "windows",
+            "invalid_schedule",
+            "give 1–50 windows, or set `schedule` to null",
+        ));
+    }
+    for (i, w) in s.windows.iter().enumerate() {
+        let at = |f: &str| format!("windows[{i}].{f}");
+        if w.days.is_empty() {
+            return Err(FieldError::new(
+                at("days"),
+                "invalid_schedule",
+                "pick at least one day",
+            ));
+        }
+        for d in &w.days {
+            if !DAYS.contains(&d.as_str()) {
+                return Err(FieldError::new(
+                    at("days"),
+                    "invalid_day",
+                    format!("`{d}` is not one of mon, tue, wed, thu, fri, sat, sun"),
+                ));
+            }
+        }
+        let from = parse_hhmm(&w.from).ok_or_else(|| {
+            FieldError::new(
+                at("from"),
+                "invalid_time",
+                "a time of day as HH:MM (00:00–23:59)",
+            )
+        })?;
+        let to = parse_hhmm(&w.to).ok_or_else(|| {
+            FieldError::new(
+                at("to"),
+                "invalid_time",
+                "a time of day as HH:MM (00:00–24:00)",
+            )
+        })?;
+        if from >= to {
+            return Err(FieldError::new(
+                at("to"),
+                "invalid_time",
+                "`to` must be later than `from` (split overnight windows in two)",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Parses `HH:MM` into minutes after midnight; `24:00` is the end of the day.
+pub fn parse_hhmm(s: &str) -> Option<u32> {
+    let (h, m) = s.split_once(':')?;
+    if h.len() != 2 || m.len() != 2 {
+        return None;
+    }
+    let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
+    match (h, m) {
+        (24, 0) => Some(1440),
+        (0..=23, 0..=59) => Some(h * 60 + m),
+        _ => None,
+    }
+}
 
 fn weekday_name(w: Weekday) -> &'static str {
     DAYS[w.to_monday_zero_offset() as usize]

@@ -181,7 +181,7 @@ fn form_page(
             .map(|f| f.0.to_string())
             .collect(),
         ops: strings(OPS),
-        days: strings(shophook_core::webhook::DAYS),
+        days: strings(shophook_core::schedule::DAYS),
         formats: FORMATS
             .iter()
             .map(|(a, b)| (a.to_string(), b.to_string()))
