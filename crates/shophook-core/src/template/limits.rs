@@ -19,6 +19,7 @@ use minijinja::value::{Kwargs, Rest, Value};
 use minijinja::{Error, ErrorKind, State};
 
 use super::MAX_OUTPUT;
+use super::arith;
 
 /// Largest text one operator or filter may make.
 pub const MAX_VALUE: usize = 256 * 1024;
@@ -464,39 +465,4 @@ pub(super) fn pprint(value: &Value) -> Result<Value, Error> {
     let mut w = Capped::keeping(MAX_VALUE);
     write!(w, "{value:#?}").map_err(|_| too_large())?;
     charged(Value::from(w.buf.unwrap_or_default()))
-}
-
-/// The engine's own arithmetic and slicing, for what the bounds let through.
-mod arith {
-    use std::sync::LazyLock;
-
-    use minijinja::value::Value;
-    use minijinja::{Environment, Error, Expression, context};
-
-    pub(super) enum Op {
-        Mul,
-        Add,
-    }
-
-    static ENV: LazyLock<Environment<'static>> = LazyLock::new(Environment::new);
-    static MUL: LazyLock<Expression<'static, 'static>> =
-        LazyLock::new(|| ENV.compile_expression("a * b").expect("a valid expression"));
-    static ADD: LazyLock<Expression<'static, 'static>> =
-        LazyLock::new(|| ENV.compile_expression("a + b").expect("a valid expression"));
-    static SLICE: LazyLock<Expression<'static, 'static>> = LazyLock::new(|| {
-        ENV.compile_expression("v[a:b:c]")
-            .expect("a valid expression")
-    });
-
-    pub(super) fn eval(op: Op, a: &Value, b: &Value) -> Result<Value, Error> {
-        let e = match op {
-            Op::Mul => &MUL,
-            Op::Add => &ADD,
-        };
-        e.eval(context! { a => a, b => b })
-    }
-
-    pub(super) fn slice(v: &Value, a: &Value, b: &Value, c: &Value) -> Result<Value, Error> {
-        SLICE.eval(context! { v => v, a => a, b => b, c => c })
-    }
 }

@@ -8,6 +8,7 @@
 //! fails the render, never the process. Errors carry the line and column, so the
 //! editor can point at them.
 
+mod arith;
 mod bounded;
 mod limits;
 

@@ -8,6 +8,7 @@ mod accounts;
 mod deliveries;
 mod events;
 mod field_values;
+mod history;
 mod readers;
 mod schema;
 mod snapshots;
@@ -385,14 +386,14 @@ impl Store for SqliteStore {
     ) -> Result<Vec<Delivery>> {
         let account = account.to_string();
         self.readers
-            .read(move |c| deliveries::list(c, &account, &filter))
+            .read(move |c| history::list(c, &account, &filter))
             .await
     }
 
     async fn delivery(&self, account: &str, id: &str) -> Result<Option<DeliveryDetail>> {
         let (account, id) = (account.to_string(), id.to_string());
         self.readers
-            .read(move |c| deliveries::detail(c, &account, &id))
+            .read(move |c| history::detail(c, &account, &id))
             .await
     }
 
@@ -404,13 +405,13 @@ impl Store for SqliteStore {
     ) -> Result<Option<Delivery>> {
         let (account, id) = (account.to_string(), id.to_string());
         self.writer
-            .write(move |w| deliveries::retry(w, &account, &id, now))
+            .write(move |w| history::retry(w, &account, &id, now))
             .await
     }
 
     async fn purge(&self, cutoff: Timestamp, batch: u32) -> Result<u64> {
         self.writer
-            .write(move |w| deliveries::purge(w.conn, cutoff, batch))
+            .write(move |w| history::purge(w.conn, cutoff, batch))
             .await
     }
 }

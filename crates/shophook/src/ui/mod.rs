@@ -10,6 +10,7 @@ mod form;
 mod history;
 pub mod security;
 pub mod session;
+mod webhook_actions;
 mod webhooks;
 
 use std::sync::Arc;
@@ -19,6 +20,7 @@ use axum::Router;
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
+use shophook_store::StoredWebhook;
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -41,6 +43,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         )
         .merge(auth::routes())
         .merge(webhooks::routes())
+        .merge(webhook_actions::routes())
         .merge(history::routes())
         .layer(axum::middleware::from_fn(security::same_origin))
         .layer(axum::middleware::from_fn(security::headers))
@@ -193,4 +196,16 @@ pub async fn check_csrf(
                     .into(),
         }))
     }
+}
+
+/// A webhook of `account`, or the UI's not-found page.
+pub(crate) async fn find_webhook(
+    s: &AppState,
+    account: &str,
+    id: &str,
+) -> Result<StoredWebhook, UiError> {
+    s.store
+        .webhook(account, id)
+        .await?
+        .ok_or(UiError(ApiError::NotFound("webhook")))
 }
