@@ -2,7 +2,7 @@
 //! `crates/shophook-core/tests/golden/fixture.json` goes in by `PUT`, and what the
 //! receiver gets must be byte for byte the golden file the core renders for it —
 //! so validation, derivation and rendering cannot disagree with the fixtures
-//! unseen. And every `curl` example of README.md runs, as written, against a real
+//! unseen. And every `curl` example of README.md and docs/ runs, as written, against a real
 //! server.
 
 use std::collections::{BTreeMap, HashMap};
@@ -122,11 +122,24 @@ async fn every_golden_fixture_goes_through_the_api_byte_for_byte() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
-/// The shell blocks of README.md that talk to the API, with the server and the
-/// receiver of this test in place of `localhost:8080` and the example hosts.
+/// The shell blocks of README.md and docs/*.md that talk to the API, with the
+/// server and the receiver of this test in place of `localhost:8080` and the
+/// example hosts.
 fn readme_scripts(server: &str, receiver: &str) -> Vec<String> {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"))
-        .expect("README.md");
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    let mut pages = vec![format!("{root}/README.md")];
+    let mut docs: Vec<String> = std::fs::read_dir(format!("{root}/docs"))
+        .expect("docs/")
+        .filter_map(|e| e.ok().map(|e| e.path().display().to_string()))
+        .filter(|p| p.ends_with(".md"))
+        .collect();
+    docs.sort();
+    pages.extend(docs);
+    let readme: String = pages
+        .iter()
+        .map(|p| std::fs::read_to_string(p).expect("a page of the docs"))
+        .collect::<Vec<_>>()
+        .join("\n");
     let mut blocks = Vec::new();
     let mut current: Option<Vec<&str>> = None;
     for line in readme.lines() {
@@ -161,7 +174,7 @@ fn readme_scripts(server: &str, receiver: &str) -> Vec<String> {
         .collect()
 }
 
-/// The example hosts README.md sends webhooks to.
+/// The example hosts README.md and docs/ send webhooks to.
 fn example_hosts() -> Vec<&'static str> {
     vec![
         "https://wms.example.com",
@@ -189,7 +202,7 @@ async fn every_readme_example_runs_against_the_real_server() {
             .expect("bash runs");
         assert!(
             out.status.success(),
-            "a README example failed:\n{script}\n--- stdout\n{}\n--- stderr\n{}",
+            "a README or docs/ example failed:\n{script}\n--- stdout\n{}\n--- stderr\n{}",
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
