@@ -41,6 +41,73 @@ pub enum Op {
     Matches,
 }
 
+impl Op {
+    /// Every operator, in the order the UI offers them.
+    pub const ALL: [Op; 15] = [
+        Op::Eq,
+        Op::Ne,
+        Op::Gt,
+        Op::Gte,
+        Op::Lt,
+        Op::Lte,
+        Op::In,
+        Op::NotIn,
+        Op::Contains,
+        Op::NotContains,
+        Op::Exists,
+        Op::NotExists,
+        Op::StartsWith,
+        Op::EndsWith,
+        Op::Matches,
+    ];
+
+    /// Its name in the API (`not_in`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Op::Eq => "eq",
+            Op::Ne => "ne",
+            Op::Gt => "gt",
+            Op::Gte => "gte",
+            Op::Lt => "lt",
+            Op::Lte => "lte",
+            Op::In => "in",
+            Op::NotIn => "not_in",
+            Op::Contains => "contains",
+            Op::NotContains => "not_contains",
+            Op::Exists => "exists",
+            Op::NotExists => "not_exists",
+            Op::StartsWith => "starts_with",
+            Op::EndsWith => "ends_with",
+            Op::Matches => "matches",
+        }
+    }
+
+    /// The operator named `name`.
+    pub fn parse(name: &str) -> Option<Op> {
+        Op::ALL.into_iter().find(|o| o.name() == name)
+    }
+
+    /// What its `value` is: none, a list, or one scalar (a regex for `matches`).
+    pub fn value_kind(self) -> ValueKind {
+        match self {
+            Op::Exists | Op::NotExists => ValueKind::None,
+            Op::In | Op::NotIn => ValueKind::List,
+            _ => ValueKind::One,
+        }
+    }
+}
+
+/// What an operator's `value` is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueKind {
+    /// It takes no value (`exists`).
+    None,
+    /// A list of scalars (`in`).
+    List,
+    /// One scalar.
+    One,
+}
+
 /// A condition as the merchant wrote it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -111,7 +178,7 @@ impl Condition {
             FieldError::new(
                 "value",
                 "invalid_condition_value",
-                format!("`{}` needs {what}", op_name(self.op)),
+                format!("`{}` needs {what}", self.op.name()),
             )
         };
         let mut regex = None;
@@ -162,13 +229,6 @@ impl Condition {
             regex,
         })
     }
-}
-
-fn op_name(op: Op) -> String {
-    serde_json::to_value(op)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
 }
 
 fn is_scalar(v: &Value) -> bool {
@@ -232,9 +292,9 @@ impl CompiledCondition {
             })
             .collect();
         if self.value.is_null() {
-            format!("{} {}", segs.join("."), op_name(self.op))
+            format!("{} {}", segs.join("."), self.op.name())
         } else {
-            format!("{} {} {}", segs.join("."), op_name(self.op), self.value)
+            format!("{} {} {}", segs.join("."), self.op.name(), self.value)
         }
     }
 

@@ -203,3 +203,16 @@ fn regexes_are_bounded_in_size_and_count_and_compiled_once() {
     assert_eq!(first.as_str(), again.as_str());
     assert!(again.is_match("cache-me"));
 }
+
+#[test]
+fn every_operator_has_one_name_both_ways() {
+    for op in Op::ALL {
+        let via_serde = serde_json::to_value(op).unwrap();
+        assert_eq!(via_serde, op.name(), "{op:?}");
+        assert_eq!(Op::parse(op.name()), Some(op));
+    }
+    assert_eq!(Op::parse("bigger_than"), None);
+    assert_eq!(Op::Exists.value_kind(), ValueKind::None);
+    assert_eq!(Op::NotIn.value_kind(), ValueKind::List);
+    assert_eq!(Op::Matches.value_kind(), ValueKind::One);
+}

@@ -36,16 +36,18 @@ fn waiting_webhooks(c: &Connection) -> Result<Vec<(String, Option<i64>)>> {
     .collect::<rusqlite::Result<_>>()?)
 }
 
-type ClaimRow = (
-    String,
-    String,
-    String,
-    String,
-    String,
-    u32,
-    Option<u32>,
-    bool,
-);
+/// A claim candidate as read from `deliveries`.
+struct ClaimRow {
+    id: String,
+    account_id: String,
+    webhook_id: String,
+    event_id: String,
+    status: String,
+    attempts: u32,
+    part: Option<u32>,
+    /// It reached its receiver before (an attempt without an error).
+    succeeded_before: bool,
+}
 
 /// Claims the earliest due deliveries, each webhook within its room. Candidates
 /// are read webhook by webhook, in the order of each one's earliest due delivery,
@@ -78,21 +80,21 @@ pub fn claim(w: &mut WriteCtx<'_>, claim: Claim) -> Result<Vec<ClaimedDelivery>>
         let found = stmt.query_map(params![hook, now, room], |r| {
             Ok((
                 r.get::<_, i64>(0)?,
-                (
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                    r.get(6)?,
-                    r.get(7)?,
-                    r.get(8)?,
-                ),
+                ClaimRow {
+                    id: r.get(1)?,
+                    account_id: r.get(2)?,
+                    webhook_id: r.get(3)?,
+                    event_id: r.get(4)?,
+                    status: r.get(5)?,
+                    attempts: r.get(6)?,
+                    part: r.get(7)?,
+                    succeeded_before: r.get(8)?,
+                },
             ))
         })?;
         for row in found {
             let (due, row): (i64, ClaimRow) = row?;
-            candidates.push(due, row.0.clone(), row);
+            candidates.push(due, row.id.clone(), row);
         }
     }
     drop(stmt);
@@ -103,7 +105,17 @@ pub fn claim(w: &mut WriteCtx<'_>, claim: Claim) -> Result<Vec<ClaimedDelivery>>
         .collect();
     let mut out = Vec::with_capacity(rows.len());
     let mut events_seen: HashMap<String, Arc<StoredEvent>> = HashMap::new();
-    for (id, account_id, webhook_id, event_id, status, attempts, part, succeeded_before) in rows {
+    for ClaimRow {
+        id,
+        account_id,
+        webhook_id,
+        event_id,
+        status,
+        attempts,
+        part,
+        succeeded_before,
+    } in rows
+    {
         let hook = webhooks::entries(w, &account_id)?
             .iter()
             .find(|e| e.hook.id == webhook_id)

@@ -91,24 +91,6 @@ const FORMATS: &[(&str, &str)] = &[
     ("sheets", "Google Sheets row"),
 ];
 
-const OPS: &[&str] = &[
-    "eq",
-    "ne",
-    "gt",
-    "gte",
-    "lt",
-    "lte",
-    "in",
-    "not_in",
-    "contains",
-    "not_contains",
-    "exists",
-    "not_exists",
-    "starts_with",
-    "ends_with",
-    "matches",
-];
-
 fn form_page(
     nav: Nav,
     is_new: bool,
@@ -145,7 +127,10 @@ fn form_page(
             .iter()
             .map(|f| f.0.to_string())
             .collect(),
-        ops: strings(OPS),
+        ops: shophook_core::condition::Op::ALL
+            .iter()
+            .map(|o| o.name().to_string())
+            .collect(),
         days: strings(shophook_core::schedule::DAYS),
         formats: FORMATS
             .iter()

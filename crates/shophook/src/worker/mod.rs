@@ -84,6 +84,16 @@ pub struct Worker {
     accepting: AtomicBool,
 }
 
+/// What the next claim may take of each webhook.
+struct Rooms {
+    /// Left out: at their concurrency limit, of an account at its ceiling, or
+    /// paced (rate limit, a receiver's `Retry-After`).
+    skip: Vec<String>,
+    /// Busy webhooks and how many more each may take (their free slots, or their
+    /// account's remaining room).
+    busy: Vec<(String, u32)>,
+}
+
 /// A claimed delivery with its global slot and its webhook's slot.
 struct Claimed {
     delivery: ClaimedDelivery,
@@ -162,10 +172,8 @@ impl Worker {
         }
     }
 
-    /// Webhooks to leave out of the next claim — at their concurrency limit, of
-    /// an account at its ceiling, or paced (rate limit, a receiver's
-    /// `Retry-After`) — and the free slots of the other busy ones.
-    fn rooms(&self) -> (Vec<String>, Vec<(String, u32)>) {
+    /// What the next claim may take of each webhook ([`Rooms`]).
+    fn rooms(&self) -> Rooms {
         let limit = self.cfg.webhook_concurrency;
         let (mut skip, mut busy) = self
             .per_webhook
@@ -213,12 +221,12 @@ impl Worker {
                 .filter(|(w, r)| (*r as usize) < limit && skip.binary_search(w).is_err()),
         );
         skip.extend(self.pacing.waiting(Instant::now()));
-        (skip, busy)
+        Rooms { skip, busy }
     }
 
     /// Whether any webhook is at its limit or paced.
     fn saturated(&self) -> bool {
-        !self.rooms().0.is_empty()
+        !self.rooms().skip.is_empty()
     }
 
     /// Takes the slots `d` needs — a global one, one of its account and one of its
@@ -353,7 +361,10 @@ impl Worker {
             return Ok((0, true));
         }
         let now = self.clock.now();
-        let (skip_webhooks, busy_webhooks) = self.rooms();
+        let Rooms {
+            skip: skip_webhooks,
+            busy: busy_webhooks,
+        } = self.rooms();
         let skipped = !skip_webhooks.is_empty();
         let request = Claim {
             node: self.node.clone(),

@@ -272,9 +272,10 @@ impl WebhookForm {
             .iter()
             .filter(|c| !c.field.trim().is_empty())
         {
-            let value = match c.op.as_str() {
-                "exists" | "not_exists" => None,
-                "in" | "not_in" => Some(json!(list(&c.value))),
+            use shophook_core::condition::{Op, ValueKind};
+            let value = match Op::parse(&c.op).map(Op::value_kind) {
+                Some(ValueKind::None) => None,
+                Some(ValueKind::List) => Some(json!(list(&c.value))),
                 _ => Some(json!(c.value.trim())),
             };
             let mut cond = json!({"field": c.field.trim(), "op": c.op});
