@@ -14,6 +14,7 @@ pub mod derive;
 pub mod event;
 pub mod field_options;
 pub mod form;
+pub mod format;
 pub mod mask;
 #[cfg(feature = "openapi")]
 pub mod openapi;

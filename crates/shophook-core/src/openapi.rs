@@ -79,13 +79,7 @@ pub fn delivery_status_filter() -> Schema {
 
 /// A webhook's `format`: the built-in formats, profiles and presets.
 pub fn webhook_format() -> Schema {
-    nullable_strings(
-        crate::webhook::FORMATS
-            .iter()
-            .chain(crate::profiles::PROFILES)
-            .copied(),
-    )
-    .into()
+    nullable_strings(crate::format::FORMATS.iter().map(|f| f.name)).into()
 }
 
 /// A webhook's `expect_status`: at most 20 HTTP status codes (100–599).

@@ -76,13 +76,13 @@ pub fn render(name: &str, input: &ProfileInput<'_>) -> Option<Result<ProfileBody
 
 /// Profiles that send one request per order item.
 pub fn per_item(name: &str) -> bool {
-    name == "ekademia"
+    crate::format::get(name).is_some_and(|f| f.per_item)
 }
 
 /// Profiles that send the account's option lists
 /// ([`crate::field_options::FieldOptions`]): the store loads them only for these.
 pub fn uses_field_options(name: &str) -> bool {
-    name == "salesdrive"
+    crate::format::get(name).is_some_and(|f| f.field_options)
 }
 
 fn form(body: String) -> ProfileBody {

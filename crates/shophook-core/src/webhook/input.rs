@@ -117,11 +117,17 @@ impl WebhookInput {
         };
         let status = self.status;
         let secret = self.secret.clone();
-        // Sellasist's "Call URL" is a GET unless the merchant picks another method.
-        let sellasist_get = self.method.is_none() && self.format.as_deref() == Some("sellasist");
+        // A format's own method (Sellasist's "Call URL" is a GET) unless the
+        // merchant picks one.
+        let default_method = self
+            .method
+            .is_none()
+            .then(|| self.format.as_deref().and_then(crate::format::get))
+            .flatten()
+            .map(|f| f.default_method);
         let mut config = self.apply_to(base)?;
-        if sellasist_get {
-            config.method = Method::Get;
+        if let Some(m) = default_method {
+            config.method = m;
         }
         if config.name.is_empty() {
             config.name = url::Url::parse(&config.url.replace(['{', '}'], ""))

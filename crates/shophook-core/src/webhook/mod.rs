@@ -137,10 +137,6 @@ pub struct WebhookConfig {
     pub rate_limit_per_second: Option<u32>,
 }
 
-/// Payload formats this build can render. The rest of the spec's formats are
-/// refused at save time with a clear message until they exist.
-pub const FORMATS: &[&str] = &["json", "form", "template"];
-
 /// Limits on a webhook's shape.
 pub const MAX_URL_LEN: usize = 2048;
 /// Longest webhook name, in characters.

@@ -66,21 +66,19 @@ impl WebhookConfig {
         if let Some(s) = &self.schedule {
             validate_schedule(s).map_err(|e| e.within("schedule"))?;
         }
-        if !FORMATS.contains(&self.format.as_str())
-            && !crate::profiles::PROFILES.contains(&self.format.as_str())
-        {
+        use crate::format::{self, TemplateUse};
+        let Some(fmt) = format::get(&self.format) else {
             return Err(FieldError::new(
                 "format",
                 "unsupported_format",
                 format!(
-                    "`{}` is not a format; use one of: {}, {}",
+                    "`{}` is not a format; use one of: {}",
                     self.format,
-                    FORMATS.join(", "),
-                    crate::profiles::PROFILES.join(", ")
+                    format::names()
                 ),
             ));
-        }
-        if matches!(self.format.as_str(), "telegram" | "slack") {
+        };
+        if fmt.template == TemplateUse::Optional {
             if let Some(t) = &self.template {
                 crate::template::check(t)
                     .map_err(|e| FieldError::new("template", "invalid_template", e.message))?;
@@ -92,7 +90,7 @@ impl WebhookConfig {
                     "the telegram preset reads the chat from the URL: https://api.telegram.org/bot<TOKEN>/sendMessage?chat_id=<CHAT>",
                 ));
             }
-        } else if self.format == "template" {
+        } else if fmt.template == TemplateUse::Required {
             let Some(t) = &self.template else {
                 return Err(FieldError::new(
                     "template",

@@ -77,20 +77,6 @@ struct PreviewFragment {
     body: String,
 }
 
-const FORMATS: &[(&str, &str)] = &[
-    ("json", "JSON"),
-    ("form", "Form (PHP brackets)"),
-    ("template", "My template"),
-    ("ekademia", "Ekademia"),
-    ("justclick", "JustClick"),
-    ("shoppegram", "Shoppegram"),
-    ("salesdrive", "SalesDrive"),
-    ("sellasist", "Sellasist (call URL)"),
-    ("telegram", "Telegram message"),
-    ("slack", "Slack message"),
-    ("sheets", "Google Sheets row"),
-];
-
 fn form_page(
     nav: Nav,
     is_new: bool,
@@ -132,9 +118,9 @@ fn form_page(
             .map(|o| o.name().to_string())
             .collect(),
         days: strings(shophook_core::schedule::DAYS),
-        formats: FORMATS
+        formats: shophook_core::format::FORMATS
             .iter()
-            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .map(|f| (f.name.to_string(), f.label.to_string()))
             .collect(),
     }
 }
