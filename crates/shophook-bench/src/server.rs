@@ -134,45 +134,17 @@ pub struct PgDatabase {
     name: String,
 }
 
-/// `url` with its database name replaced by `name`.
-pub fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = url
-        .split_once('?')
-        .map_or((url, None), |(b, q)| (b, Some(q)));
-    let server = match base.rfind('/') {
-        Some(i) if i > base.find("//").map_or(0, |j| j + 1) => &base[..i],
-        _ => base,
-    };
-    match query {
-        Some(q) => format!("{server}/{name}?{q}"),
-        None => format!("{server}/{name}"),
-    }
-}
-
 impl PgDatabase {
     /// Creates `shophook_bench_<pid>_<n>` on the server of `base`.
     pub async fn create(base: &str, n: u32) -> anyhow::Result<PgDatabase> {
-        use sqlx::{Connection, Executor};
         let name = format!("shophook_bench_{}_{n}", std::process::id());
-        let mut admin =
-            tokio::time::timeout(Duration::from_secs(5), sqlx::PgConnection::connect(base))
-                .await
-                .map_err(|_| anyhow!("PostgreSQL at {base} did not answer within 5 s"))?
-                .with_context(|| {
-                    format!("connecting to PostgreSQL at {base} (set --postgres URL)")
-                })?;
-        admin
-            .execute(sqlx::AssertSqlSafe(format!(
-                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-            )))
-            .await?;
-        admin
-            .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        shophook_testdb::create(base, &name, Duration::from_secs(5))
             .await
-            .with_context(|| format!("creating database {name}"))?;
-        admin.close().await.ok();
+            .with_context(|| {
+                format!("creating database {name} on PostgreSQL at {base} (set --postgres URL)")
+            })?;
         Ok(PgDatabase {
-            url: with_database(base, &name),
+            url: shophook_testdb::with_database(base, &name),
             base: base.to_string(),
             name,
         })
@@ -180,34 +152,8 @@ impl PgDatabase {
 
     /// Drops the database (and any connection still open to it).
     pub async fn drop_database(self) -> anyhow::Result<()> {
-        use sqlx::{Connection, Executor};
-        let mut admin = sqlx::PgConnection::connect(&self.base).await?;
-        admin
-            .execute(sqlx::AssertSqlSafe(format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.name
-            )))
+        shophook_testdb::drop_database(&self.base, &self.name)
             .await
-            .with_context(|| format!("dropping database {}", self.name))?;
-        admin.close().await.ok();
-        Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn database_names_are_replaced() {
-        assert_eq!(
-            with_database("postgres://postgres@127.0.0.1:5432/test", "b1"),
-            "postgres://postgres@127.0.0.1:5432/b1"
-        );
-        assert_eq!(
-            with_database("postgres://u@h/db?sslmode=disable", "b1"),
-            "postgres://u@h/b1?sslmode=disable"
-        );
-        assert_eq!(with_database("postgres://u@h", "b1"), "postgres://u@h/b1");
+            .with_context(|| format!("dropping database {}", self.name))
     }
 }

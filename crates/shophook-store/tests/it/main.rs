@@ -10,7 +10,6 @@ use std::sync::Arc;
 use shophook_store::Store;
 use shophook_store::postgres::{PgOptions, PgStore};
 use shophook_store::sqlite::SqliteStore;
-use sqlx::{Connection, Executor};
 
 /// A fresh SQLite store in its own temporary directory; the directory (and the
 /// database) goes away when the guard is dropped, after the store.
@@ -18,27 +17,6 @@ pub fn sqlite() -> (Arc<dyn Store>, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let store = SqliteStore::open(&dir.path().join("t.db")).expect("opening a new SQLite store");
     (Arc::new(store), dir)
-}
-
-/// Where the PostgreSQL tests connect to create their databases.
-fn postgres_base_url() -> String {
-    std::env::var("SHOPHOOK_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string())
-}
-
-/// `url` with its database name replaced by `name`.
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = url
-        .split_once('?')
-        .map_or((url, None), |(b, q)| (b, Some(q)));
-    let server = match base.rfind('/') {
-        Some(i) if i > base.find("//").map_or(0, |j| j + 1) => &base[..i],
-        _ => base,
-    };
-    match query {
-        Some(q) => format!("{server}/{name}?{q}"),
-        None => format!("{server}/{name}"),
-    }
 }
 
 /// A database made for one test; dropped (with any connection still open) when
@@ -50,25 +28,7 @@ pub struct PgDatabase {
 
 impl Drop for PgDatabase {
     fn drop(&mut self) {
-        let (url, name) = (self.admin_url.clone(), self.name.clone());
-        // Drop runs inside the test's runtime: use a thread with its own.
-        let dropped = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("a runtime");
-            rt.block_on(async {
-                let mut admin = sqlx::PgConnection::connect(&url).await?;
-                admin
-                    .execute(sqlx::AssertSqlSafe(format!(
-                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                    )))
-                    .await?;
-                Ok::<_, sqlx::Error>(())
-            })
-        })
-        .join();
-        if !matches!(dropped, Ok(Ok(()))) {
+        if shophook_testdb::drop_blocking(&self.admin_url, &self.name).is_err() {
             eprintln!("could not drop the test database {}", self.name);
         }
     }
@@ -78,26 +38,13 @@ impl Drop for PgDatabase {
 /// why) when PostgreSQL is unreachable — unless `SHOPHOOK_REQUIRE_POSTGRES=1`,
 /// which `.ci/run` sets, makes that a failure.
 pub async fn postgres() -> Option<(Arc<dyn Store>, PgDatabase)> {
-    let admin_url = postgres_base_url();
-    let connected = tokio::time::timeout(
-        std::time::Duration::from_secs(5),
-        sqlx::PgConnection::connect(&admin_url),
-    )
-    .await;
-    let mut admin = match connected {
-        Ok(Ok(c)) => c,
-        Ok(Err(e)) => return unreachable_postgres(&e.to_string()),
-        Err(_) => return unreachable_postgres("connection timed out"),
-    };
-    let name = format!(
-        "shophook_t_{}",
-        ulid::Ulid::new().to_string().to_lowercase()
-    );
-    admin
-        .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .await
-        .expect("creating a test database");
-    admin.close().await.ok();
+    let admin_url = shophook_testdb::base_url();
+    let name = shophook_testdb::unique_name("shophook_t");
+    match shophook_testdb::create(&admin_url, &name, std::time::Duration::from_secs(5)).await {
+        Ok(()) => {}
+        Err(shophook_testdb::Error::Unreachable(why)) => return unreachable_postgres(&why),
+        Err(e) => panic!("creating a test database: {e}"),
+    }
     let guard = PgDatabase { admin_url, name };
     let store = guard.open().await;
     Some((store, guard))
@@ -116,7 +63,8 @@ impl PgDatabase {
             )
             .expect("a valid key"),
         };
-        let store = PgStore::open(&with_database(&self.admin_url, &self.name), options)
+        let url = shophook_testdb::with_database(&self.admin_url, &self.name);
+        let store = PgStore::open(&url, options)
             .await
             .expect("opening a PostgreSQL store");
         Arc::new(store)
@@ -124,10 +72,10 @@ impl PgDatabase {
 }
 
 fn unreachable_postgres<T>(why: &str) -> Option<T> {
-    if std::env::var("SHOPHOOK_REQUIRE_POSTGRES").as_deref() == Ok("1") {
+    if shophook_testdb::required() {
         panic!(
             "SHOPHOOK_REQUIRE_POSTGRES=1 but PostgreSQL is unreachable at {}: {why}",
-            postgres_base_url()
+            shophook_testdb::base_url()
         );
     }
     eprintln!(

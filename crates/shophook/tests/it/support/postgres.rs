@@ -9,28 +9,12 @@ pub static POSTGRES_TESTS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_ne
 
 /// Where PostgreSQL tests connect to create their databases.
 pub fn postgres_base_url() -> String {
-    std::env::var("SHOPHOOK_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string())
+    shophook_testdb::base_url()
 }
 
 /// Whether `.ci/run` made PostgreSQL tests required.
 pub fn postgres_required() -> bool {
-    std::env::var("SHOPHOOK_REQUIRE_POSTGRES").as_deref() == Ok("1")
-}
-
-/// `url` with its database name replaced by `name`.
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = url
-        .split_once('?')
-        .map_or((url, None), |(b, q)| (b, Some(q)));
-    let server = match base.rfind('/') {
-        Some(i) if i > base.find("//").map_or(0, |j| j + 1) => &base[..i],
-        _ => base,
-    };
-    match query {
-        Some(q) => format!("{server}/{name}?{q}"),
-        None => format!("{server}/{name}"),
-    }
+    shophook_testdb::required()
 }
 
 /// A fresh PostgreSQL database for one test, dropped (connections and all) with it.
@@ -45,20 +29,11 @@ impl TestDatabase {
     /// A new empty database, or `None` after printing why when PostgreSQL is
     /// unreachable (a failure instead with `SHOPHOOK_REQUIRE_POSTGRES=1`).
     pub async fn create(suite: &str) -> Option<TestDatabase> {
-        use sqlx::{Connection, Executor};
         let admin_url = postgres_base_url();
-        let connected = tokio::time::timeout(
-            Duration::from_secs(5),
-            sqlx::PgConnection::connect(&admin_url),
-        )
-        .await;
-        let mut admin = match connected {
-            Ok(Ok(c)) => c,
-            other => {
-                let why = match other {
-                    Ok(Err(e)) => e.to_string(),
-                    _ => "connection timed out".to_string(),
-                };
+        let name = shophook_testdb::unique_name("shophook_it");
+        match shophook_testdb::create(&admin_url, &name, Duration::from_secs(5)).await {
+            Ok(()) => {}
+            Err(shophook_testdb::Error::Unreachable(why)) => {
                 assert!(
                     !postgres_required(),
                     "SHOPHOOK_REQUIRE_POSTGRES=1 but PostgreSQL is unreachable at {admin_url}: {why}"
@@ -66,18 +41,10 @@ impl TestDatabase {
                 eprintln!("skipped: {suite} (start PostgreSQL or set SHOPHOOK_TEST_POSTGRES)");
                 return None;
             }
-        };
-        let name = format!(
-            "shophook_it_{}",
-            ulid::Ulid::new().to_string().to_lowercase()
-        );
-        admin
-            .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .await
-            .expect("creating a test database");
-        admin.close().await.ok();
+            Err(e) => panic!("creating a test database: {e}"),
+        }
         Some(TestDatabase {
-            url: with_database(&admin_url, &name),
+            url: shophook_testdb::with_database(&admin_url, &name),
             admin_url,
             name,
         })
@@ -115,26 +82,7 @@ impl TestDatabase {
 
 impl Drop for TestDatabase {
     fn drop(&mut self) {
-        let (url, name) = (self.admin_url.clone(), self.name.clone());
-        // Drop may run inside a runtime: use a thread with its own.
-        let dropped = std::thread::spawn(move || {
-            use sqlx::{Connection, Executor};
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("a runtime");
-            rt.block_on(async {
-                let mut admin = sqlx::PgConnection::connect(&url).await?;
-                admin
-                    .execute(sqlx::AssertSqlSafe(format!(
-                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                    )))
-                    .await?;
-                Ok::<_, sqlx::Error>(())
-            })
-        })
-        .join();
-        if !matches!(dropped, Ok(Ok(()))) {
+        if shophook_testdb::drop_blocking(&self.admin_url, &self.name).is_err() {
             eprintln!("could not drop the test database {}", self.name);
         }
     }
