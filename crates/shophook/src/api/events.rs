@@ -9,8 +9,6 @@ use axum::http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use shophook_core::event::{Event, EventType};
-use shophook_core::render::json_envelope;
-use shophook_store::{IngestOutcome, NewEvent, Target};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -183,48 +181,14 @@ async fn create(
     let account = caller.account(&s, &account).await?;
     let key = idempotency_key(&headers)?;
     let event = validate(input, &account.id, s.clock.now())?;
-    let envelope: Arc<str> = json_envelope(&event).into();
-    // Stored together with the other events arriving now (one transaction).
-    let outcome = s
-        .ingester
-        .call(NewEvent {
-            event,
-            envelope,
-            idempotency_key: key,
-            target: Target::Matching,
-            dispatch: s.worker.dispatch_claim(),
-        })
-        .await?;
-    match Some(outcome) {
-        Some(IngestOutcome::Stored {
-            event_id,
-            deliveries,
-            dispatched,
-        }) => {
-            s.worker.dispatch(dispatched.0).await;
-            Ok((
-                StatusCode::ACCEPTED,
-                Json(EventAccepted {
-                    id: event_id,
-                    deliveries: deliveries.len(),
-                }),
-            ))
-        }
-        Some(IngestOutcome::Replayed {
-            event_id,
-            deliveries,
-        }) => Ok((
-            StatusCode::ACCEPTED,
-            Json(EventAccepted {
-                id: event_id,
-                deliveries: deliveries as usize,
-            }),
-        )),
-        Some(IngestOutcome::NoAccount) => Err(ApiError::NotFound("account")),
-        other => Err(ApiError::Internal(format!(
-            "unexpected ingest outcome: {other:?}"
-        ))),
-    }
+    let accepted = crate::service::events::ingest(&s, event, key).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(EventAccepted {
+            id: accepted.event_id,
+            deliveries: accepted.deliveries,
+        }),
+    ))
 }
 
 /// Reads one event with its delivery ids.
