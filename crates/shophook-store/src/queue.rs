@@ -44,7 +44,9 @@ impl<'a> Planned<'a> {
 }
 
 /// Claims for `dispatch` (when asked) the planned deliveries due at once, so they
-/// are inserted claimed by the caller's node; returns their positions.
+/// are inserted claimed by the caller's node; returns their positions — those
+/// planned claimed by that node already (a test send's) among them, so the caller
+/// gets them as claimed deliveries too.
 pub(crate) fn claim_for_dispatch<'a>(
     planned: &mut [Planned<'a>],
     dispatch: Option<&'a Dispatch>,
@@ -54,7 +56,9 @@ pub(crate) fn claim_for_dispatch<'a>(
     };
     let mut claimed = Vec::new();
     for (i, p) in planned.iter_mut().enumerate() {
-        if p.status == DeliveryStatus::Pending
+        if p.claimed_by == Some(d.node.as_str()) {
+            claimed.push(i);
+        } else if p.status == DeliveryStatus::Pending
             && !p.held
             && p.claimed_by.is_none()
             && p.due_at.is_some()

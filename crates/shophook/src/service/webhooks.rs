@@ -10,10 +10,7 @@ use shophook_core::event::{Event, EventType};
 use shophook_core::render::json_envelope;
 use shophook_core::signing::Secret;
 use shophook_core::webhook::{WebhookConfig, WebhookInput, WebhookStatus};
-use shophook_store::{
-    ClaimedDelivery, DeliveryUpdate, IngestOutcome, NewEvent, StatusChange, StoredEvent,
-    StoredWebhook, Target,
-};
+use shophook_store::{Dispatch, IngestOutcome, NewEvent, StatusChange, StoredWebhook, Target};
 
 use crate::error::{ApiError, ApiResult};
 use crate::ids::{new_id, secret_bytes};
@@ -258,6 +255,8 @@ pub async fn send_test(
     };
     let envelope: Arc<str> = json_envelope(&event).into();
     let lease_until = crate::worker::lease_end(now, s.lease);
+    // Stored claimed by this node and handed back claimed, as an ingest hands its
+    // worker what is due at once; then sent and recorded by the worker's own path.
     let target = Target::Only {
         webhook: hook.id.clone(),
         node: s.node.clone(),
@@ -266,16 +265,19 @@ pub async fn send_test(
     let outcome = s
         .store
         .ingest(vec![NewEvent {
-            event: event.clone(),
+            event,
             envelope: envelope.clone(),
             idempotency_key: None,
             target,
-            dispatch: None,
+            dispatch: Some(Dispatch {
+                node: s.node.clone(),
+                lease_until,
+            }),
         }])
         .await?;
-    let delivery_id = match outcome.into_iter().next() {
-        Some(IngestOutcome::Stored { deliveries, .. }) if deliveries.len() == 1 => {
-            deliveries[0].clone()
+    let claimed = match outcome.into_iter().next() {
+        Some(IngestOutcome::Stored { dispatched, .. }) if dispatched.0.len() == 1 => {
+            dispatched.0.into_iter().next().expect("one delivery")
         }
         Some(IngestOutcome::NoWebhook) => return Err(ApiError::NotFound("webhook")),
         Some(IngestOutcome::NoAccount) => return Err(ApiError::NotFound("account")),
@@ -285,39 +287,9 @@ pub async fn send_test(
             )));
         }
     };
-    let claimed = ClaimedDelivery {
-        id: delivery_id.clone(),
-        status: shophook_core::plan::DeliveryStatus::Pending,
-        attempts: 0,
-        succeeded_before: false,
-        account_name: account.name.clone(),
-        account_timezone: account.timezone.clone(),
-        account_max_in_flight: account.limits.max_in_flight,
-        part: None,
-        webhook: Arc::new(hook),
-        event: Arc::new(StoredEvent {
-            event,
-            envelope: envelope.clone(),
-        }),
-        latest: None,
-        lease_until,
-        // webhook.test carries no order, so there is nothing to list options for.
-        field_options: None,
-    };
-    let out = s.sender.attempt(&claimed).await;
+    let out = s.worker.send_now(&claimed).await?;
     let status = out.next.status_name();
-    s.store
-        .record(vec![DeliveryUpdate {
-            delivery_id: delivery_id.clone(),
-            attempt: Some(out.attempt.clone()),
-            next: out.next,
-            now: s.clock.now(),
-            claim: Some(shophook_store::ClaimRef {
-                node: s.node.clone(),
-                lease_until,
-            }),
-        }])
-        .await?;
+    let delivery_id = claimed.id.clone();
     Ok(TestOutcome {
         delivery_id,
         status,

@@ -66,6 +66,34 @@ impl Worker {
         self.slot_freed();
     }
 
+    /// Sends `d` now, whatever its webhook's status, schedule or filters (a test
+    /// send), and records the outcome through the same recorder and metrics as
+    /// every delivery; returns it.
+    pub async fn send_now(
+        &self,
+        d: &ClaimedDelivery,
+    ) -> Result<super::send::Outcome, shophook_store::StoreError> {
+        let out = self.sender.attempt(d).await;
+        let now = self.clock.now();
+        let update = DeliveryUpdate {
+            delivery_id: d.id.clone(),
+            attempt: Some(out.attempt.clone()),
+            next: out.next.clone(),
+            now,
+            claim: Some(ClaimRef {
+                node: self.node.clone(),
+                lease_until: d.lease_until,
+            }),
+        };
+        let status = update
+            .attempt
+            .as_ref()
+            .map(|a| a.response.as_ref().map(|r| r.status));
+        self.recorder.call(update).await?;
+        self.metrics.delivery_recorded(status, &out.next, None, now);
+        Ok(out)
+    }
+
     /// A REST hook whose receiver answered `410 Gone` is deleted: the receiver
     /// said it wants nothing more. If this fails, the next 410 tries again.
     async fn unsubscribe(&self, hook: &StoredWebhook) {
