@@ -362,6 +362,12 @@ pub enum NextState {
 }
 
 impl NextState {
+    /// Whether the delivery waits for a later time (a retry, a deferral): what it
+    /// becomes then depends on its webhook's status.
+    pub fn waits(&self) -> bool {
+        matches!(self, NextState::Retry(_) | NextState::Defer(_))
+    }
+
     /// The status a delivery has after this next state.
     pub fn status_name(&self) -> &'static str {
         match self {

@@ -71,6 +71,57 @@ pub(crate) fn claim_for_dispatch<'a>(
     claimed
 }
 
+/// A delivery's stored state after an outcome.
+pub(crate) struct NextRow {
+    pub status: DeliveryStatus,
+    /// When it is due next (ms), if it waits.
+    pub due_at: Option<i64>,
+    /// Waiting for its webhook to be resumed.
+    pub held: bool,
+    /// Why it ended (dead, skipped).
+    pub reason: Option<String>,
+}
+
+/// The row for `next`. For a next state that [`waits`](crate::NextState::waits),
+/// `webhook_status` is its webhook's status now (`None`: deleted meanwhile); for
+/// the others it is not read.
+pub(crate) fn next_row(next: &crate::NextState, webhook_status: Option<&str>) -> NextRow {
+    use crate::NextState;
+    let done = |status, reason: Option<&String>| NextRow {
+        status,
+        due_at: None,
+        held: false,
+        reason: reason.cloned(),
+    };
+    match next {
+        NextState::Succeeded => done(DeliveryStatus::Succeeded, None),
+        NextState::Dead(r) => done(DeliveryStatus::Dead, Some(r)),
+        NextState::Skipped(r) => done(DeliveryStatus::Skipped, Some(r)),
+        NextState::Retry(at) | NextState::Defer(at) => match webhook_status {
+            // Deleted while this attempt was in flight (deleting a webhook leaves
+            // claimed deliveries alone): held, it would wait forever for a resume.
+            None => done(
+                DeliveryStatus::Skipped,
+                Some(&"webhook deleted".to_string()),
+            ),
+            Some(hook) => {
+                let active = hook == "active";
+                let status = if active && matches!(next, NextState::Retry(_)) {
+                    DeliveryStatus::Failed
+                } else {
+                    DeliveryStatus::Scheduled
+                };
+                NextRow {
+                    status,
+                    due_at: Some(at.as_millisecond()),
+                    held: !active,
+                    reason: None,
+                }
+            }
+        },
+    }
+}
+
 /// The webhooks with a delivery due at `now` (ms), the one whose earliest is due
 /// longest first. `waiting` is each webhook with waiting deliveries and its
 /// earliest due time (`None`: only `ordered` ones waiting for a predecessor).
@@ -218,5 +269,45 @@ mod tests {
                 ("c".to_string(), 'x')
             ]
         );
+    }
+
+    #[test]
+    fn the_row_after_an_outcome_depends_on_the_webhook_only_when_it_waits() {
+        use crate::NextState;
+        let at: Timestamp = "2026-03-01T10:00:00Z".parse().unwrap();
+        let row = |next: &NextState, hook: Option<&str>| {
+            let r = next_row(next, hook);
+            (r.status, r.due_at.is_some(), r.held, r.reason)
+        };
+        assert_eq!(
+            row(&NextState::Succeeded, None),
+            (DeliveryStatus::Succeeded, false, false, None)
+        );
+        assert_eq!(
+            row(&NextState::Dead("gave up".into()), None),
+            (DeliveryStatus::Dead, false, false, Some("gave up".into()))
+        );
+        assert_eq!(
+            row(&NextState::Retry(at), Some("active")),
+            (DeliveryStatus::Failed, true, false, None)
+        );
+        assert_eq!(
+            row(&NextState::Retry(at), Some("paused")),
+            (DeliveryStatus::Scheduled, true, true, None)
+        );
+        assert_eq!(
+            row(&NextState::Defer(at), Some("active")),
+            (DeliveryStatus::Scheduled, true, false, None)
+        );
+        assert_eq!(
+            row(&NextState::Retry(at), None),
+            (
+                DeliveryStatus::Skipped,
+                false,
+                false,
+                Some("webhook deleted".into())
+            )
+        );
+        assert!(NextState::Defer(at).waits() && !NextState::Succeeded.waits());
     }
 }

@@ -249,39 +249,22 @@ pub async fn record(t: &mut Tx, updates: Vec<DeliveryUpdate>) -> R<()> {
 }
 
 async fn record_one(t: &mut Tx, u: DeliveryUpdate) -> R<()> {
-    let (status, due, held, reason) = match &u.next {
-        NextState::Succeeded => (DeliveryStatus::Succeeded, None, false, None),
-        NextState::Dead(r) => (DeliveryStatus::Dead, None, false, Some(r.clone())),
-        NextState::Skipped(r) => (DeliveryStatus::Skipped, None, false, Some(r.clone())),
-        NextState::Retry(at) | NextState::Defer(at) => {
-            let hook: Option<String> = sqlx::query_scalar(
-                "SELECT w.status FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id WHERE d.id = $1",
-            )
-            .bind(&u.delivery_id)
-            .fetch_optional(t.conn())
-            .await?;
-            match hook {
-                // Deleted while this attempt was in flight: held, it would wait
-                // forever for a resume.
-                None => (
-                    DeliveryStatus::Skipped,
-                    None,
-                    false,
-                    Some("webhook deleted".to_string()),
-                ),
-                Some(hook) => {
-                    let active = hook == "active";
-                    let retry = matches!(u.next, NextState::Retry(_));
-                    let status = if active && retry {
-                        DeliveryStatus::Failed
-                    } else {
-                        DeliveryStatus::Scheduled
-                    };
-                    (status, Some(ms(*at)), !active, None)
-                }
-            }
-        }
+    let hook: Option<String> = if u.next.waits() {
+        sqlx::query_scalar(
+            "SELECT w.status FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id WHERE d.id = $1",
+        )
+        .bind(&u.delivery_id)
+        .fetch_optional(t.conn())
+        .await?
+    } else {
+        None
     };
+    let crate::queue::NextRow {
+        status,
+        due_at: due,
+        held,
+        reason,
+    } = crate::queue::next_row(&u.next, hook.as_deref());
     if due.is_some() && !held {
         t.woke = true;
     }

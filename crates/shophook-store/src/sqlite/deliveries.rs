@@ -10,10 +10,8 @@ use shophook_core::plan::DeliveryStatus;
 
 use super::writer::WriteCtx;
 use super::{accounts, corrupt, events, field_values, from_ms, ms, webhooks};
-use crate::queue::{Candidates, due_webhooks};
-use crate::{
-    Attempt, Claim, ClaimedDelivery, DeliveryUpdate, NextState, Result, StoreError, StoredEvent,
-};
+use crate::queue::{Candidates, NextRow, due_webhooks, next_row};
+use crate::{Attempt, Claim, ClaimedDelivery, DeliveryUpdate, Result, StoreError, StoredEvent};
 
 const WAITING: &str = "('scheduled', 'pending', 'failed')";
 
@@ -204,31 +202,17 @@ fn record_one(w: &mut WriteCtx<'_>, u: DeliveryUpdate) -> Result<()> {
             .query_row([&u.delivery_id], |r| r.get(0))
             .optional()?)
     };
-    let (status, due, held, reason) = match &u.next {
-        NextState::Succeeded => (DeliveryStatus::Succeeded, None, false, None),
-        NextState::Dead(r) => (DeliveryStatus::Dead, None, false, Some(r.clone())),
-        NextState::Skipped(r) => (DeliveryStatus::Skipped, None, false, Some(r.clone())),
-        NextState::Retry(at) | NextState::Defer(at) => match webhook_status()? {
-            // Deleted while this attempt was in flight (delete_webhook leaves claimed
-            // deliveries alone): held, it would wait forever for a resume.
-            None => (
-                DeliveryStatus::Skipped,
-                None,
-                false,
-                Some("webhook deleted".to_string()),
-            ),
-            Some(hook) => {
-                let active = hook == "active";
-                let retry = matches!(u.next, NextState::Retry(_));
-                let status = if active && retry {
-                    DeliveryStatus::Failed
-                } else {
-                    DeliveryStatus::Scheduled
-                };
-                (status, Some(ms(*at)), !active, None)
-            }
-        },
+    let hook = if u.next.waits() {
+        webhook_status()?
+    } else {
+        None
     };
+    let NextRow {
+        status,
+        due_at: due,
+        held,
+        reason,
+    } = next_row(&u.next, hook.as_deref());
     if due.is_some() && !held {
         w.woke = true;
     }
