@@ -8,7 +8,6 @@ use axum::http::{HeaderMap, StatusCode, header};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use shophook_core::account::Account;
-use shophook_store::NewKey;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -16,8 +15,8 @@ use utoipa_axum::routes;
 use super::Page;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
-use crate::ids::{new_id, new_key};
 use crate::input::ApiJson;
+use crate::service::accounts as service;
 use crate::state::AppState;
 
 /// Routes under `/v1/accounts`.
@@ -41,9 +40,7 @@ async fn create(
     ApiJson(account): ApiJson<Account>,
 ) -> ApiResult<(StatusCode, Json<Account>)> {
     caller.require_operator()?;
-    account.validate()?;
-    let account = s.store.create_account(account, s.clock.now()).await?;
-    tracing::info!(account = %account.id, "account created");
+    let account = service::create(&s, account).await?;
     Ok((StatusCode::CREATED, Json(account)))
 }
 
@@ -177,10 +174,7 @@ async fn update(
     let mut doc = json!(current);
     merge(&mut doc, &patch);
     let account: Account = crate::input::parse(doc.to_string().as_bytes())?;
-    account.validate()?;
-    let updated = s.store.update_account(account, s.clock.now()).await;
-    s.accounts.forget(&id);
-    Ok(Json(updated?))
+    Ok(Json(service::save(&s, account).await?))
 }
 
 /// Deletes an account with everything in it: keys, webhooks, events, history.
@@ -193,13 +187,7 @@ async fn remove(
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     caller.require_operator()?;
-    let deleted = s.store.delete_account(&id).await;
-    s.accounts.forget(&id);
-    if !deleted? {
-        return Err(ApiError::NotFound("account"));
-    }
-    s.keys.clear();
-    tracing::info!(account = %id, "account deleted");
+    service::delete(&s, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -237,17 +225,7 @@ async fn create_key(
 ) -> ApiResult<(StatusCode, Json<KeyCreated>)> {
     caller.require_operator()?;
     let account = caller.account(&s, &id).await?;
-    let key = new_key();
-    let key_id = new_id("key");
-    s.store
-        .create_key(NewKey {
-            id: key_id.clone(),
-            account_id: account.id.clone(),
-            hash: s.key_hasher.hash(&key),
-            created_at: s.clock.now(),
-        })
-        .await?;
-    tracing::info!(account = %account.id, key = %key_id, "account key created");
+    let (key_id, key) = service::issue_key(&s, &account.id).await?;
     Ok((
         StatusCode::CREATED,
         Json(KeyCreated {
@@ -270,11 +248,7 @@ async fn delete_key(
 ) -> ApiResult<StatusCode> {
     caller.require_operator()?;
     caller.account(&s, &id).await?;
-    if !s.store.delete_key(&id, &key).await? {
-        return Err(ApiError::NotFound("key"));
-    }
-    s.keys.clear();
-    tracing::info!(account = %id, %key, "account key revoked");
+    service::revoke_key(&s, &id, &key).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -338,8 +312,7 @@ async fn end_portal_sessions(
 ) -> ApiResult<Json<SessionsEnded>> {
     caller.require_operator()?;
     let account = caller.account(&s, &account).await?;
-    let ended = s.store.end_portal_sessions(&account.id).await?;
-    tracing::info!(account = %account.id, ended, "portal sessions ended");
+    let ended = service::end_portal_sessions(&s, &account.id).await?;
     Ok(Json(SessionsEnded { ended }))
 }
 

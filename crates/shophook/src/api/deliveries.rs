@@ -164,11 +164,7 @@ async fn retry(
     Path((account, id)): Path<(String, String)>,
 ) -> ApiResult<(StatusCode, Json<Delivery>)> {
     let account = caller.account(&s, &account).await?;
-    let d = s
-        .store
-        .retry_delivery(&account.id, &id, s.clock.now())
-        .await?
-        .ok_or(ApiError::NotFound("delivery"))?;
+    let d = crate::service::deliveries::retry(&s, &account.id, &id).await?;
     Ok((StatusCode::ACCEPTED, Json(d)))
 }
 

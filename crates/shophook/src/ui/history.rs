@@ -259,10 +259,7 @@ async fn retry(
 ) -> Result<Response, UiError> {
     let nav = guard(&s, &session, &account, "history").await?;
     check_csrf(&s, &session, &pairs(&body)).await?;
-    s.store
-        .retry_delivery(&nav.account, &id, s.clock.now())
-        .await?
-        .ok_or(UiError(ApiError::NotFound("delivery")))?;
+    crate::service::deliveries::retry(&s, &nav.account, &id).await?;
     Ok(Redirect::to(&format!("/a/{}/deliveries/{id}", nav.account)).into_response())
 }
 
