@@ -396,14 +396,12 @@ pub struct DeliveryUpdate {
     pub claim: Option<ClaimRef>,
 }
 
-/// A delivery as the history shows it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+/// A delivery as stored (the API's view of it is `api::deliveries::Delivery`).
+#[derive(Debug, Clone, PartialEq)]
 pub struct Delivery {
     /// `dlv_` + ULID.
     pub id: String,
     /// Account.
-    #[serde(rename = "account")]
     pub account_id: String,
     /// Webhook.
     pub webhook_id: String,
@@ -418,7 +416,6 @@ pub struct Delivery {
     /// Whether it waits for its webhook to be resumed.
     pub held: bool,
     /// Attempts made.
-    #[serde(rename = "attempt_count")]
     pub attempts: u32,
     /// When the next attempt is due, for waiting deliveries.
     pub next_attempt_at: Option<Timestamp>,

@@ -9,7 +9,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Serialize;
 use shophook_core::plan::DeliveryStatus;
-use shophook_store::{Attempt, Delivery, DeliveryFilter};
+use shophook_store::{Attempt, DeliveryFilter};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -25,6 +25,63 @@ pub fn routes() -> OpenApiRouter<Arc<AppState>> {
         .routes(routes!(list))
         .routes(routes!(show))
         .routes(routes!(retry))
+}
+
+/// A delivery as the history shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Delivery {
+    /// `dlv_` + ULID.
+    pub id: String,
+    /// Account.
+    pub account: String,
+    /// Webhook.
+    pub webhook_id: String,
+    /// Event.
+    pub event_id: String,
+    /// Event type.
+    pub event_type: String,
+    /// Event subject.
+    pub subject: Option<String>,
+    /// Status.
+    pub status: String,
+    /// Whether it waits for its webhook to be resumed.
+    pub held: bool,
+    /// Attempts made.
+    pub attempt_count: u32,
+    /// When the next attempt is due, for waiting deliveries.
+    pub next_attempt_at: Option<jiff::Timestamp>,
+    /// Created.
+    pub created_at: jiff::Timestamp,
+    /// Last change.
+    pub updated_at: jiff::Timestamp,
+    /// Status code of the last response.
+    pub last_status_code: Option<u16>,
+    /// Error of the last attempt.
+    pub last_error: Option<String>,
+    /// Why it was skipped or gave up.
+    pub reason: Option<String>,
+}
+
+impl From<shophook_store::Delivery> for Delivery {
+    fn from(d: shophook_store::Delivery) -> Delivery {
+        Delivery {
+            id: d.id,
+            account: d.account_id,
+            webhook_id: d.webhook_id,
+            event_id: d.event_id,
+            event_type: d.event_type,
+            subject: d.subject,
+            status: d.status,
+            held: d.held,
+            attempt_count: d.attempts,
+            next_attempt_at: d.next_attempt_at,
+            created_at: d.created_at,
+            updated_at: d.updated_at,
+            last_status_code: d.last_status_code,
+            last_error: d.last_error,
+            reason: d.reason,
+        }
+    }
 }
 
 /// A delivery with every attempt, oldest first.
@@ -119,7 +176,7 @@ async fn list(
         .then(|| items.last().map(|d| d.id.clone()))
         .flatten();
     Ok(Json(Page {
-        data: items,
+        data: items.into_iter().map(Delivery::from).collect(),
         next_cursor: next,
     }))
 }
@@ -147,7 +204,7 @@ async fn show(
         .map(|a| attempt_view(a, &d.envelope))
         .collect();
     Ok(Json(DeliveryWithAttempts {
-        delivery: d.delivery,
+        delivery: d.delivery.into(),
         attempts,
     }))
 }
@@ -165,7 +222,7 @@ async fn retry(
 ) -> ApiResult<(StatusCode, Json<Delivery>)> {
     let account = caller.account(&s, &account).await?;
     let d = crate::service::deliveries::retry(&s, &account.id, &id).await?;
-    Ok((StatusCode::ACCEPTED, Json(d)))
+    Ok((StatusCode::ACCEPTED, Json(d.into())))
 }
 
 #[cfg(test)]
