@@ -33,20 +33,15 @@ impl Worker {
             drop(slot);
             let next = update.next.clone();
             let now = update.now;
-            // The attempt's response status (`Some(None)`: an attempt without one).
-            let status = update
-                .attempt
-                .as_ref()
-                .map(|a| a.response.as_ref().map(|r| r.status));
-            if let Err(e) = self.recorder.call(update).await {
-                // Not recorded: the claim's lease runs out and the delivery is sent
-                // again — a duplicate at worst, never a loss.
-                tracing::error!(error = %e, "could not record the outcome; the delivery will be retried after its lease");
-                return;
-            }
-            let first_success_of = (!d.succeeded_before).then_some(d.event.event.created_at);
-            self.metrics
-                .delivery_recorded(status, &next, first_success_of, now);
+            let status = match self.record(&d, update).await {
+                Ok(status) => status,
+                Err(e) => {
+                    // Not recorded: the claim's lease runs out and the delivery is
+                    // sent again — a duplicate at worst, never a loss.
+                    tracing::error!(error = %e, "could not record the outcome; the delivery will be retried after its lease");
+                    return;
+                }
+            };
             match &next {
                 NextState::Succeeded => tracing::debug!("delivered"),
                 NextState::Retry(at) => tracing::info!(retry_at = %at, status = status.flatten(), "attempt failed; will retry"),
@@ -66,31 +61,44 @@ impl Worker {
         self.slot_freed();
     }
 
-    /// Sends `d` now, whatever its webhook's status, schedule or filters (a test
-    /// send), and records the outcome through the same recorder and metrics as
-    /// every delivery; returns it.
-    pub async fn send_now(
+    /// Records the outcome of `d` through the recorder (grouped with the others
+    /// finishing now) and counts it; returns the attempt's response status
+    /// (`Some(None)`: an attempt without a response, `None`: no attempt).
+    async fn record(
         &self,
         d: &ClaimedDelivery,
-    ) -> Result<super::send::Outcome, shophook_store::StoreError> {
-        let out = self.sender.attempt(d).await;
-        let now = self.clock.now();
-        let update = DeliveryUpdate {
-            delivery_id: d.id.clone(),
-            attempt: Some(out.attempt.clone()),
-            next: out.next.clone(),
-            now,
-            claim: Some(ClaimRef {
-                node: self.node.clone(),
-                lease_until: d.lease_until,
-            }),
-        };
+        update: DeliveryUpdate,
+    ) -> Result<Option<Option<u16>>, shophook_store::StoreError> {
+        let (next, now) = (update.next.clone(), update.now);
         let status = update
             .attempt
             .as_ref()
             .map(|a| a.response.as_ref().map(|r| r.status));
         self.recorder.call(update).await?;
-        self.metrics.delivery_recorded(status, &out.next, None, now);
+        let first_success_of = (!d.succeeded_before).then_some(d.event.event.created_at);
+        self.metrics
+            .delivery_recorded(status, &next, first_success_of, now);
+        Ok(status)
+    }
+
+    /// Sends `d` now, whatever its webhook's status, schedule or filters (a test
+    /// send), and records the outcome as every delivery's is; returns it.
+    pub async fn send_now(
+        &self,
+        d: &ClaimedDelivery,
+    ) -> Result<super::send::Outcome, shophook_store::StoreError> {
+        let out = self.sender.attempt(d).await;
+        let update = DeliveryUpdate {
+            delivery_id: d.id.clone(),
+            attempt: Some(out.attempt.clone()),
+            next: out.next.clone(),
+            now: self.clock.now(),
+            claim: Some(ClaimRef {
+                node: self.node.clone(),
+                lease_until: d.lease_until,
+            }),
+        };
+        self.record(d, update).await?;
         Ok(out)
     }
 

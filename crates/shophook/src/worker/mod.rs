@@ -251,13 +251,23 @@ impl Worker {
             .map_or(self.cfg.account_concurrency, |n| {
                 (n as usize).clamp(1, self.cfg.account_concurrency)
             });
-        let load = accounts.entry(account.clone()).or_insert(AccountLoad {
-            in_flight: 0,
-            limit,
-            webhooks: HashSet::new(),
-        });
+        // On the hot path: the account and webhook ids are copied only the first
+        // time they are seen, not for every delivery.
+        if !accounts.contains_key(account) {
+            accounts.insert(
+                account.clone(),
+                AccountLoad {
+                    in_flight: 0,
+                    limit,
+                    webhooks: HashSet::new(),
+                },
+            );
+        }
+        let load = accounts.get_mut(account).expect("inserted above");
         load.limit = limit;
-        load.webhooks.insert(d.webhook.id.clone());
+        if !load.webhooks.contains(&d.webhook.id) {
+            load.webhooks.insert(d.webhook.id.clone());
+        }
         let admitted = if load.in_flight < load.limit {
             self.slots.clone().try_acquire_owned().ok().filter(|_| {
                 self.pacing

@@ -119,6 +119,7 @@ fn cases() -> Vec<Case> {
         json_case("account without id", M::POST, "/v1/accounts", json!({"name": "No Id"}), 422, "required", Some("id")),
         json_case("bad timezone", M::POST, "/v1/accounts", json!({"id": "zed", "timezone": "Mars/Olympus"}), 422, "invalid_timezone", Some("timezone")),
         json_case("limit out of range", M::POST, "/v1/accounts", json!({"id": "zed", "limits": {"max_webhooks": 1_000_000}}), 422, "out_of_range", Some("limits.max_webhooks")),
+        json_case("in-flight limit of zero", M::POST, "/v1/accounts", json!({"id": "zed", "limits": {"max_in_flight": 0}}), 422, "out_of_range", Some("limits.max_in_flight")),
         json_case("unknown feature", M::POST, "/v1/accounts", json!({"id": "zed", "features": {"teleport": true}}), 422, "unknown_field", Some("features.teleport")),
     ];
     // the query-string cases name their parameter
