@@ -7,7 +7,7 @@ use crate::FieldError;
 /// Plan features an operator switches per account.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, remote = "Self")]
 pub struct Features {
     /// Whether the account may create webhooks at all (plan gating).
     #[serde(default = "yes")]
@@ -17,7 +17,7 @@ pub struct Features {
 /// Per-account limits.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, remote = "Self")]
 pub struct Limits {
     /// How many webhooks the account may have.
     #[serde(default = "default_max_webhooks")]
@@ -60,7 +60,7 @@ impl Default for Limits {
 /// A merchant account as the API shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, remote = "Self")]
 pub struct Account {
     /// Slug: lowercase letters, digits, `-` and `_`, 1–64 characters.
     #[cfg_attr(
@@ -169,6 +169,8 @@ pub fn validate_slug(id: &str) -> Result<(), FieldError> {
         ))
     }
 }
+
+crate::object_only!(Features, Limits, Account);
 
 #[cfg(test)]
 mod tests {

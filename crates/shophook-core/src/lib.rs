@@ -32,3 +32,34 @@ pub mod validation;
 pub mod webhook;
 
 pub use validation::FieldError;
+
+/// Implements `Serialize` and `Deserialize` for structs whose derives are declared
+/// with `#[serde(remote = "Self")]`, reading them only from a JSON object. serde's
+/// derive also reads a struct from an array of its fields in order — `[]` for one
+/// whose fields all have defaults — which no client means; through this an array
+/// is "invalid type: sequence, expected an object" at the field's path.
+macro_rules! object_only {
+    ($($t:ty),* $(,)?) => {$(
+        impl serde::Serialize for $t {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                <$t>::serialize(self, s)
+            }
+        }
+        impl<'de> serde::Deserialize<'de> for $t {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                struct Object;
+                impl<'de> serde::de::Visitor<'de> for Object {
+                    type Value = $t;
+                    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                        f.write_str("an object")
+                    }
+                    fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<$t, A::Error> {
+                        <$t>::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    }
+                }
+                d.deserialize_map(Object)
+            }
+        }
+    )*};
+}
+pub(crate) use object_only;

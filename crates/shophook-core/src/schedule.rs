@@ -12,7 +12,7 @@ use crate::FieldError;
 /// One time window of a schedule.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, remote = "Self")]
 pub struct Window {
     /// `mon` … `sun`.
     pub days: Vec<String>,
@@ -25,7 +25,7 @@ pub struct Window {
 /// When deliveries may go out.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, remote = "Self")]
 pub struct Schedule {
     /// IANA zone the windows are in.
     pub timezone: String,
@@ -166,6 +166,8 @@ pub fn next_open(schedule: &Schedule, t: Timestamp) -> Timestamp {
     }
     best.unwrap_or(t)
 }
+
+crate::object_only!(Window, Schedule);
 
 #[cfg(test)]
 mod tests {

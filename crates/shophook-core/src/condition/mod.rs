@@ -111,7 +111,7 @@ pub enum ValueKind {
 /// A condition as the merchant wrote it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, remote = "Self")]
 pub struct Condition {
     /// Path in the event context.
     pub field: String,
@@ -384,6 +384,8 @@ pub fn compile_all(conditions: &[Condition]) -> Result<Vec<CompiledCondition>, F
         })
         .collect()
 }
+
+crate::object_only!(Condition);
 
 #[cfg(test)]
 mod tests;

@@ -82,7 +82,7 @@ impl Method {
 /// A legacy "hash" field for receivers that check an md5/sha1/sha256 digest.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, remote = "Self")]
 pub struct LegacyHash {
     /// Name of the added field.
     pub field: String,
@@ -169,6 +169,8 @@ const RESERVED_HEADERS: &[&str] = &[
     "proxy-authorization",
     "expect",
 ];
+
+crate::object_only!(LegacyHash);
 
 #[cfg(test)]
 mod tests;

@@ -121,6 +121,14 @@ fn cases() -> Vec<Case> {
         json_case("limit out of range", M::POST, "/v1/accounts", json!({"id": "zed", "limits": {"max_webhooks": 1_000_000}}), 422, "out_of_range", Some("limits.max_webhooks")),
         json_case("in-flight limit of zero", M::POST, "/v1/accounts", json!({"id": "zed", "limits": {"max_in_flight": 0}}), 422, "out_of_range", Some("limits.max_in_flight")),
         json_case("unknown feature", M::POST, "/v1/accounts", json!({"id": "zed", "features": {"teleport": true}}), 422, "unknown_field", Some("features.teleport")),
+        // serde's derive reads a struct from an array of its fields too; an API does not
+        json_case("features as an array", M::POST, "/v1/accounts", json!({"id": "zed", "features": []}), 422, "invalid_field", Some("features")),
+        json_case("features as an array in a patch", M::PATCH, "/v1/accounts/acme", json!({"features": []}), 422, "invalid_field", Some("features")),
+        json_case("limits as an array in a patch", M::PATCH, "/v1/accounts/acme", json!({"limits": [7]}), 422, "invalid_field", Some("limits")),
+        json_case("schedule as an array", M::POST, HOOKS, hook_with("schedule", json!(["UTC", []])), 422, "invalid_field", Some("schedule")),
+        json_case("a schedule window as an array", M::POST, HOOKS, hook_with("schedule", json!({"timezone": "UTC", "windows": [[["mon"], "08:00", "16:00"]]})), 422, "invalid_field", Some("schedule.windows[0]")),
+        json_case("a condition as an array", M::POST, HOOKS, hook_with("conditions", json!([["order.total", "exists"]])), 422, "invalid_field", Some("conditions[0]")),
+        json_case("legacy hash as an array", M::POST, HOOKS, hook_with("legacy_hash", json!(["sig", "md5", []])), 422, "invalid_field", Some("legacy_hash")),
     ];
     // the query-string cases name their parameter
     for c in &mut table {
