@@ -96,16 +96,38 @@ struct AccountPatch {
     /// IANA time zone.
     #[schema(min_length = 1)]
     timezone: Option<String>,
-    /// Plan features.
-    features: Option<shophook_core::account::Features>,
-    /// Plan limits.
-    limits: Option<shophook_core::account::Limits>,
+    /// Plan features to change.
+    features: Option<FeaturesPatch>,
+    /// Plan limits to change.
+    limits: Option<LimitsPatch>,
     /// Minutes after which an open checkout counts as abandoned.
     #[schema(minimum = 1, maximum = 525600)]
     abandon_after_minutes: Option<u32>,
     /// Where `webhook.disabled` notifications go.
     #[schema(max_length = 2048)]
     notify_url: Option<String>,
+}
+
+/// The plan features a patch may change; `null` returns one to its default.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct FeaturesPatch {
+    /// Whether the account may create webhooks.
+    webhooks: Option<bool>,
+}
+
+/// The limits a patch may change; `null` returns one to its default.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct LimitsPatch {
+    /// How many webhooks the account may have.
+    #[schema(maximum = 10_000)]
+    max_webhooks: Option<u32>,
+    /// Most deliveries of the account in flight at once on one node.
+    #[schema(minimum = 1, maximum = 100_000)]
+    max_in_flight: Option<u32>,
 }
 
 /// The first key of a patch that names no field of an account (a `null` would

@@ -80,6 +80,25 @@ async fn the_operator_creates_lists_reads_patches_and_deletes_accounts() {
     );
     let (_, got) = app.admin(Method::GET, "/v1/accounts/acme", None).await;
     assert_eq!(got, v);
+    // a nested `null` returns that one field to its default (RFC 7386)
+    let (s, v) = app
+        .admin(
+            Method::PATCH,
+            "/v1/accounts/acme",
+            Some(json!({"limits": {"max_webhooks": null}})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["limits"]["max_webhooks"], 50);
+    assert_eq!(v["features"]["webhooks"], false);
+    let (s, v) = app
+        .admin(
+            Method::PATCH,
+            "/v1/accounts/acme",
+            Some(json!({"limits": {"max_webhooks": 2}})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
 
     // the id is not changeable, and a refused patch stores nothing
     let refused = app

@@ -74,6 +74,19 @@ async fn openapi_document_is_served_and_describes_real_answers() {
     assert!(
         doc["paths"]["/v1/accounts/{account}/webhooks"]["post"]["responses"]["422"].is_object()
     );
+
+    // An account patch is a merge patch: a nested `null` is documented as allowed
+    // (it returns the field to its default), as the server takes it.
+    let limits = &doc["components"]["schemas"]["LimitsPatch"]["properties"];
+    for field in ["max_webhooks", "max_in_flight"] {
+        assert!(
+            limits[field]["type"]
+                .as_array()
+                .is_some_and(|t| t.contains(&json!("null"))),
+            "LimitsPatch.{field}: {}",
+            limits[field]
+        );
+    }
     app.stop().await;
 }
 
