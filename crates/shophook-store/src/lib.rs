@@ -9,6 +9,7 @@
 mod model;
 pub mod postgres;
 mod queue;
+mod rules;
 pub mod sealed;
 pub mod sqlite;
 

@@ -93,15 +93,12 @@ pub enum Target {
         /// The secret of the notification webhook if it has to be created.
         secret: String,
     },
-    /// Exactly this webhook (test sends), claimed at once by `node` until
-    /// `lease_until` so the caller sends it itself.
+    /// Exactly this webhook (test sends): one delivery due now, whatever its
+    /// filters, status, delay or schedule; with a `dispatch` it is claimed for the
+    /// caller, who sends it itself.
     Only {
         /// Webhook id.
         webhook: String,
-        /// Claiming node.
-        node: String,
-        /// Lease end.
-        lease_until: Timestamp,
     },
 }
 
@@ -119,16 +116,22 @@ pub struct NewEvent {
     /// Claim the deliveries that are due at once for this node, in the same
     /// transaction, and hand them back ([`IngestOutcome::Stored`]'s `dispatched`):
     /// the worker sends them without a claim query. `None`: they wait to be claimed.
-    pub dispatch: Option<Dispatch>,
+    pub dispatch: Option<Lease>,
 }
 
-/// Who sends the deliveries an ingest claims at once.
+/// A claim on deliveries: the node that holds them, until when. Given to an
+/// ingest ([`NewEvent::dispatch`]) it claims what is due at once for that node;
+/// given with an outcome ([`DeliveryUpdate::claim`]) it names the claim the
+/// outcome belongs to. When a lease runs out mid-send, the delivery may be claimed
+/// again (by another node, or this one) and even finished; the late outcome of the
+/// first claim must then not overwrite the newer state. Its attempt is still kept
+/// in the history — the request was sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Dispatch {
+pub struct Lease {
     /// The claiming node.
     pub node: String,
-    /// Their lease end: sent and recorded by then, or due again for anyone.
-    pub lease_until: Timestamp,
+    /// The lease end: sent and recorded by then, or due again for anyone.
+    pub until: Timestamp,
 }
 
 /// Deliveries an ingest claimed for the caller ([`NewEvent::dispatch`]).
@@ -245,18 +248,6 @@ pub struct ClaimedDelivery {
     /// The account's option lists (`core::field_options`), loaded only when the
     /// webhook's format sends them (`core::profiles::uses_field_options`).
     pub field_options: Option<Arc<shophook_core::field_options::FieldOptions>>,
-}
-
-/// Which claim an outcome belongs to. When a lease runs out mid-send, the delivery
-/// may be claimed again (by another node, or this one) and even finished; the late
-/// outcome of the first claim must then not overwrite the newer state. Its attempt
-/// is still kept in the history — the request was sent.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClaimRef {
-    /// The node that claimed the delivery.
-    pub node: String,
-    /// The lease end the claim set.
-    pub lease_until: Timestamp,
 }
 
 /// What waits in the delivery queue at one moment (for metrics): deliveries of
@@ -393,7 +384,7 @@ pub struct DeliveryUpdate {
     pub now: Timestamp,
     /// The claim this outcome belongs to; the state changes only while that claim
     /// still holds the delivery. `None` applies it unconditionally (tools, tests).
-    pub claim: Option<ClaimRef>,
+    pub claim: Option<Lease>,
 }
 
 /// A delivery as stored (the API's view of it is `api::deliveries::Delivery`).

@@ -9,67 +9,7 @@ use shophook_core::account::Account;
 use shophook_core::field_options::FieldOptions;
 use shophook_core::plan::DeliveryStatus;
 
-use crate::{ClaimedDelivery, Dispatch, NewEvent, StoredEvent, StoredWebhook};
-
-/// One delivery an ingest is about to insert.
-pub(crate) struct Planned<'a> {
-    pub hook: &'a Arc<StoredWebhook>,
-    pub status: DeliveryStatus,
-    pub due_at: Option<i64>,
-    pub held: bool,
-    pub claimed_by: Option<&'a str>,
-    pub part: Option<u32>,
-}
-
-impl<'a> Planned<'a> {
-    /// What `core::plan` says `event` makes for `hook` (`blocked`: an `ordered`
-    /// predecessor is unfinished), not yet claimed by anyone.
-    pub fn for_hook(
-        hook: &'a Arc<StoredWebhook>,
-        event: &shophook_core::event::Event,
-        blocked: bool,
-        now: Timestamp,
-    ) -> impl Iterator<Item = Planned<'a>> + use<'a> {
-        shophook_core::plan::deliveries_for(hook.status, &hook.config, event, blocked, now)
-            .into_iter()
-            .map(move |p| Planned {
-                hook,
-                status: p.status,
-                due_at: p.due_at.map(Timestamp::as_millisecond),
-                held: p.held,
-                claimed_by: None,
-                part: p.part,
-            })
-    }
-}
-
-/// Claims for `dispatch` (when asked) the planned deliveries due at once, so they
-/// are inserted claimed by the caller's node; returns their positions — those
-/// planned claimed by that node already (a test send's) among them, so the caller
-/// gets them as claimed deliveries too.
-pub(crate) fn claim_for_dispatch<'a>(
-    planned: &mut [Planned<'a>],
-    dispatch: Option<&'a Dispatch>,
-) -> Vec<usize> {
-    let Some(d) = dispatch else {
-        return Vec::new();
-    };
-    let mut claimed = Vec::new();
-    for (i, p) in planned.iter_mut().enumerate() {
-        if p.claimed_by == Some(d.node.as_str()) {
-            claimed.push(i);
-        } else if p.status == DeliveryStatus::Pending
-            && !p.held
-            && p.claimed_by.is_none()
-            && p.due_at.is_some()
-        {
-            p.claimed_by = Some(&d.node);
-            p.due_at = Some(d.lease_until.as_millisecond());
-            claimed.push(i);
-        }
-    }
-    claimed
-}
+use crate::{ClaimedDelivery, NewEvent, StoredEvent, StoredWebhook};
 
 /// A delivery's stored state after an outcome.
 pub(crate) struct NextRow {

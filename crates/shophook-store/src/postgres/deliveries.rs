@@ -294,7 +294,7 @@ async fn record_one(t: &mut Tx, u: DeliveryUpdate) -> R<()> {
     .bind(&reason)
     .bind(ms(u.now))
     .bind(u.claim.as_ref().map(|c| c.node.as_str()))
-    .bind(u.claim.as_ref().map(|c| ms(c.lease_until)))
+    .bind(u.claim.as_ref().map(|c| ms(c.until)))
     .fetch_optional(t.conn())
     .await?;
     let Some((webhook, subject)) = row else {

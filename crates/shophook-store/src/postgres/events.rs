@@ -4,17 +4,15 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use shophook_core::account::Account;
-use shophook_core::context::EventContext;
 use shophook_core::event::{Event, EventType};
-use shophook_core::plan::{self, DeliveryStatus};
 
-use super::webhooks::{self, Entry};
+use super::webhooks;
 use super::{R, Tx, accounts, corrupt, field_values, from_ms, locks, ms};
-use crate::queue::{Planned, claim_for_dispatch};
+use crate::rules::{self, Planned, WebhookEntry, claim_for_dispatch};
 use crate::{Dispatched, IngestOutcome, NewEvent, StoredEvent, Target};
 
 /// An account and its webhooks, as this transaction sees them.
-type Loaded = HashMap<String, Option<(Account, Vec<Entry>)>>;
+type Loaded = HashMap<String, Option<(Account, Vec<WebhookEntry>)>>;
 
 /// Stores events and their deliveries. Every lock the batch needs (idempotency
 /// keys, the subjects of `ordered` webhooks) is taken first, in one sorted step.
@@ -69,7 +67,7 @@ async fn ingest_one(
     t: &mut Tx,
     new: NewEvent,
     account: &Account,
-    hooks: &[Entry],
+    hooks: &[WebhookEntry],
 ) -> R<IngestOutcome> {
     let event = &new.event;
     if let Some(key) = &new.idempotency_key {
@@ -88,45 +86,16 @@ async fn ingest_one(
         }
     }
     let now = event.created_at;
+    let Some(reached) = rules::reached(&new, &account.name, hooks) else {
+        return Ok(IngestOutcome::NoWebhook);
+    };
     let mut planned: Vec<Planned<'_>> = Vec::new();
-    match &new.target {
-        Target::Matching => {
-            let ctx = EventContext::new(event, &account.name);
-            for entry in hooks {
-                let hook = &entry.hook;
-                if !plan::reaches(&hook.config, &entry.conditions, event, &ctx) {
-                    continue;
-                }
-                let blocked = hook.config.ordered
-                    && has_unfinished(t, &hook.id, event.subject.as_deref()).await?;
-                planned.extend(Planned::for_hook(hook, event, blocked, now));
-            }
-        }
-        Target::Notify { .. } => {
-            let id = crate::notify_webhook_id(&event.account);
-            let Some(entry) = hooks.iter().find(|e| e.hook.id == id) else {
-                return Ok(IngestOutcome::NoWebhook);
-            };
-            let hook = &entry.hook;
-            planned.extend(Planned::for_hook(hook, event, false, now));
-        }
-        Target::Only {
-            webhook,
-            node,
-            lease_until,
-        } => {
-            let Some(entry) = hooks.iter().find(|e| &e.hook.id == webhook) else {
-                return Ok(IngestOutcome::NoWebhook);
-            };
-            planned.push(Planned {
-                hook: &entry.hook,
-                status: DeliveryStatus::Pending,
-                due_at: Some(ms(*lease_until)),
-                held: false,
-                claimed_by: Some(node),
-                part: None,
-            });
-        }
+    for r in reached {
+        let blocked = match r.ordered_subject {
+            Some(subject) => has_unfinished(t, &r.hook.id, subject).await?,
+            None => false,
+        };
+        planned.extend(r.plan(event, blocked, now));
     }
     // Due at once and `dispatch` asked: claimed for the caller in this transaction.
     let dispatched = claim_for_dispatch(&mut planned, new.dispatch.as_ref());
@@ -192,7 +161,7 @@ async fn ingest_one(
             } else {
                 None
             };
-            crate::queue::dispatched(&new, account, d.lease_until, picked, options)
+            crate::queue::dispatched(&new, account, d.until, picked, options)
         }
         None => Vec::new(),
     };
@@ -204,10 +173,7 @@ async fn ingest_one(
 }
 
 /// Whether the webhook has an unfinished delivery for `subject`.
-async fn has_unfinished(t: &mut Tx, webhook: &str, subject: Option<&str>) -> R<bool> {
-    let Some(subject) = subject else {
-        return Ok(false);
-    };
+async fn has_unfinished(t: &mut Tx, webhook: &str, subject: &str) -> R<bool> {
     Ok(sqlx::query(
         "SELECT 1 FROM deliveries WHERE webhook_id = $1 AND subject = $2 AND status IN ('scheduled', 'pending', 'failed') LIMIT 1",
     )

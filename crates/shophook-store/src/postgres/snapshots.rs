@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use jiff::{SignedDuration, Timestamp};
+use jiff::Timestamp;
 use serde_json::Value;
 use shophook_core::derive::{self, DerivedEvent, ResourceKind};
 use shophook_core::event::{Event, EventType};
@@ -13,8 +13,7 @@ use shophook_core::render::json_envelope;
 use super::{R, Tx, accounts, corrupt, events, field_values, locks, ms};
 use crate::{IngestOutcome, NewEvent, SnapshotOutcome, SnapshotWrite, StoreError, Target};
 
-/// The kind of timer that fires `checkout.abandoned`.
-const ABANDON: &str = "checkout_abandon";
+use crate::rules::{ABANDON, AbandonTimer, abandon_timer};
 
 /// (doc, version, deleted)
 async fn current(
@@ -179,37 +178,31 @@ pub async fn put(t: &mut Tx, write: SnapshotWrite) -> R<SnapshotOutcome> {
     .execute(t.conn())
     .await?;
     if kind == ResourceKind::Checkout {
-        if live.is_none() && derive::checkout_open(&after) {
-            let created = after
-                .get("created_at")
-                .and_then(Value::as_str)
-                .and_then(|s| s.parse::<Timestamp>().ok())
-                .unwrap_or(now);
-            let due = created
-                .checked_add(SignedDuration::from_mins(i64::from(
-                    acc.abandon_after_minutes,
-                )))
-                .unwrap_or(now);
-            sqlx::query(
-                "INSERT INTO timers (account_id, kind, subject_id, due_at) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (account_id, kind, subject_id) DO UPDATE SET due_at = $4",
-            )
-            .bind(&account)
-            .bind(ABANDON)
-            .bind(&id)
-            .bind(ms(due))
-            .execute(t.conn())
-            .await?;
-            t.woke = true;
-        } else if !derive::checkout_open(&after) {
-            sqlx::query(
-                "DELETE FROM timers WHERE account_id = $1 AND kind = $2 AND subject_id = $3",
-            )
-            .bind(&account)
-            .bind(ABANDON)
-            .bind(&id)
-            .execute(t.conn())
-            .await?;
+        match abandon_timer(live.is_some(), &after, acc.abandon_after_minutes, now) {
+            AbandonTimer::Set(due) => {
+                sqlx::query(
+                    "INSERT INTO timers (account_id, kind, subject_id, due_at) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (account_id, kind, subject_id) DO UPDATE SET due_at = $4",
+                )
+                .bind(&account)
+                .bind(ABANDON)
+                .bind(&id)
+                .bind(ms(due))
+                .execute(t.conn())
+                .await?;
+                t.woke = true;
+            }
+            AbandonTimer::Clear => {
+                sqlx::query(
+                    "DELETE FROM timers WHERE account_id = $1 AND kind = $2 AND subject_id = $3",
+                )
+                .bind(&account)
+                .bind(ABANDON)
+                .bind(&id)
+                .execute(t.conn())
+                .await?;
+            }
+            AbandonTimer::Keep => {}
         }
     }
     let events = store_events(t, &account, &subject, derived, now).await?;

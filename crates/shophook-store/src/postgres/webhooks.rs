@@ -3,22 +3,15 @@
 use std::sync::Arc;
 
 use jiff::Timestamp;
-use shophook_core::condition::CompiledCondition;
 use shophook_core::webhook::WebhookStatus;
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 
 use super::{R, Tx, corrupt, from_ms, ms};
+use crate::rules::WebhookEntry;
 use crate::{StatusChange, StoreError, StoredWebhook};
 
 const COLUMNS: &str = "id, account_id, status, config, secret, previous_secret, previous_secret_until, created_at, updated_at, failing_since";
-
-/// A webhook with its conditions compiled, loaded for one transaction (another
-/// node may change it at any time, so it is not kept longer).
-pub struct Entry {
-    pub hook: Arc<StoredWebhook>,
-    pub conditions: Vec<CompiledCondition>,
-}
 
 /// A webhook row, its secrets as stored.
 fn from_row(r: &PgRow) -> R<StoredWebhook> {
@@ -110,15 +103,16 @@ pub async fn by_ids(t: &mut Tx, ids: &[String]) -> R<Vec<StoredWebhook>> {
     rows.iter().map(|r| opened(t, r)).collect()
 }
 
-/// An account's webhooks with compiled conditions, oldest first.
-pub async fn entries(t: &mut Tx, account: &str) -> R<Vec<Entry>> {
+/// An account's webhooks with compiled conditions, oldest first, loaded for one
+/// transaction (another node may change them at any time, so they are not kept).
+pub async fn entries(t: &mut Tx, account: &str) -> R<Vec<WebhookEntry>> {
     let mut out = Vec::new();
     for hook in list(t, account).await? {
         let conditions = hook
             .config
             .compiled_conditions()
             .map_err(|e| corrupt("webhook conditions", e))?;
-        out.push(Entry {
+        out.push(WebhookEntry {
             hook: Arc::new(hook),
             conditions,
         });

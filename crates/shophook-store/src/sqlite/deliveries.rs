@@ -240,7 +240,7 @@ fn record_one(w: &mut WriteCtx<'_>, u: DeliveryUpdate) -> Result<()> {
             reason,
             ms(u.now),
             u.claim.as_ref().map(|c| c.node.as_str()),
-            u.claim.as_ref().map(|c| ms(c.lease_until)),
+            u.claim.as_ref().map(|c| ms(c.until)),
         ], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
     let Some((account, webhook)) = owner else {

@@ -3,13 +3,11 @@
 use std::sync::Arc;
 
 use rusqlite::{Connection, OptionalExtension, params};
-use shophook_core::context::EventContext;
 use shophook_core::event::{Event, EventType};
-use shophook_core::plan::{self, DeliveryStatus};
 
 use super::writer::WriteCtx;
 use super::{accounts, corrupt, field_values, from_ms, ms, webhooks};
-use crate::queue::{Planned, claim_for_dispatch};
+use crate::rules::{self, Planned, claim_for_dispatch};
 use crate::{Dispatched, IngestOutcome, NewEvent, Result, StoredEvent, Target};
 
 /// A new delivery id: `dlv_` + ULID from the writer's monotonic generator, so ids
@@ -46,55 +44,20 @@ pub(crate) fn ingest_one(w: &mut WriteCtx<'_>, new: NewEvent) -> Result<IngestOu
         }
     }
     let now = event.created_at;
-    let notify = match &new.target {
-        Target::Notify { url, secret } => Some(webhooks::upsert_notify(
-            w,
-            &event.account,
-            url,
-            secret,
-            now,
-        )?),
-        _ => None,
-    };
+    if let Target::Notify { url, secret } = &new.target {
+        webhooks::upsert_notify(w, &event.account, url, secret, now)?;
+    }
     let hooks = webhooks::entries(w, &event.account)?;
+    let Some(reached) = rules::reached(&new, &account.name, &hooks) else {
+        return Ok(IngestOutcome::NoWebhook);
+    };
     let mut planned: Vec<Planned<'_>> = Vec::new();
-    match &new.target {
-        Target::Matching => {
-            let ctx = EventContext::new(event, &account.name);
-            for entry in hooks.iter() {
-                let hook = &entry.hook;
-                if plan::reaches(&hook.config, &entry.conditions, event, &ctx) {
-                    let blocked = hook.config.ordered
-                        && has_unfinished(w.conn, &hook.id, event.subject.as_deref())?;
-                    planned.extend(Planned::for_hook(hook, event, blocked, now));
-                }
-            }
-        }
-        Target::Notify { .. } => {
-            let id = notify.as_deref().unwrap_or_default();
-            let Some(entry) = hooks.iter().find(|e| e.hook.id == id) else {
-                return Ok(IngestOutcome::NoWebhook);
-            };
-            let hook = &entry.hook;
-            planned.extend(Planned::for_hook(hook, event, false, now));
-        }
-        Target::Only {
-            webhook,
-            node,
-            lease_until,
-        } => {
-            let Some(entry) = hooks.iter().find(|e| &e.hook.id == webhook) else {
-                return Ok(IngestOutcome::NoWebhook);
-            };
-            planned.push(Planned {
-                hook: &entry.hook,
-                status: DeliveryStatus::Pending,
-                due_at: Some(ms(*lease_until)),
-                held: false,
-                claimed_by: Some(node),
-                part: None,
-            });
-        }
+    for r in reached {
+        let blocked = match r.ordered_subject {
+            Some(subject) => has_unfinished(w.conn, &r.hook.id, subject)?,
+            None => false,
+        };
+        planned.extend(r.plan(event, blocked, now));
     }
     // Due at once and `dispatch` asked: claimed for the caller in this transaction.
     let dispatched = claim_for_dispatch(&mut planned, new.dispatch.as_ref());
@@ -149,7 +112,7 @@ pub(crate) fn ingest_one(w: &mut WriteCtx<'_>, new: NewEvent) -> Result<IngestOu
             } else {
                 None
             };
-            crate::queue::dispatched(&new, &account, d.lease_until, picked, options)
+            crate::queue::dispatched(&new, &account, d.until, picked, options)
         }
         None => Vec::new(),
     };
@@ -161,10 +124,7 @@ pub(crate) fn ingest_one(w: &mut WriteCtx<'_>, new: NewEvent) -> Result<IngestOu
 }
 
 /// Whether the webhook has an unfinished delivery for `subject`.
-pub fn has_unfinished(c: &Connection, webhook: &str, subject: Option<&str>) -> Result<bool> {
-    let Some(subject) = subject else {
-        return Ok(false);
-    };
+pub fn has_unfinished(c: &Connection, webhook: &str, subject: &str) -> Result<bool> {
     Ok(c
         .prepare_cached("SELECT 1 FROM deliveries WHERE webhook_id = ?1 AND subject = ?2 AND status IN ('scheduled', 'pending', 'failed') LIMIT 1")?
         .query_row([webhook, subject], |_| Ok(()))

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use jiff::{SignedDuration, Timestamp};
+use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
 use shophook_core::derive::{self, DerivedEvent, ResourceKind};
@@ -15,8 +15,7 @@ use super::writer::WriteCtx;
 use super::{accounts, corrupt, events, field_values, ms};
 use crate::{IngestOutcome, NewEvent, Result, SnapshotOutcome, SnapshotWrite, StoreError, Target};
 
-/// The kind of timer that fires `checkout.abandoned`.
-const ABANDON: &str = "checkout_abandon";
+use crate::rules::{ABANDON, AbandonTimer, abandon_timer};
 
 /// (doc, version, deleted)
 fn current(
@@ -159,28 +158,22 @@ pub fn put(w: &mut WriteCtx<'_>, write: SnapshotWrite) -> Result<SnapshotOutcome
         )?
         .execute(params![account, kind.as_str(), id, new_version, text, ms(now)])?;
     if kind == ResourceKind::Checkout {
-        if live.is_none() && derive::checkout_open(&after) {
-            let created = after
-                .get("created_at")
-                .and_then(Value::as_str)
-                .and_then(|s| s.parse::<Timestamp>().ok())
-                .unwrap_or(now);
-            let due = created
-                .checked_add(SignedDuration::from_mins(i64::from(
-                    acc.abandon_after_minutes,
-                )))
-                .unwrap_or(now);
-            w.conn.execute(
-                "INSERT INTO timers (account_id, kind, subject_id, due_at) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (account_id, kind, subject_id) DO UPDATE SET due_at = ?4",
-                params![account, ABANDON, id, ms(due)],
-            )?;
-            w.woke = true;
-        } else if !derive::checkout_open(&after) {
-            w.conn.execute(
-                "DELETE FROM timers WHERE account_id = ?1 AND kind = ?2 AND subject_id = ?3",
-                params![account, ABANDON, id],
-            )?;
+        match abandon_timer(live.is_some(), &after, acc.abandon_after_minutes, now) {
+            AbandonTimer::Set(due) => {
+                w.conn.execute(
+                    "INSERT INTO timers (account_id, kind, subject_id, due_at) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (account_id, kind, subject_id) DO UPDATE SET due_at = ?4",
+                    params![account, ABANDON, id, ms(due)],
+                )?;
+                w.woke = true;
+            }
+            AbandonTimer::Clear => {
+                w.conn.execute(
+                    "DELETE FROM timers WHERE account_id = ?1 AND kind = ?2 AND subject_id = ?3",
+                    params![account, ABANDON, id],
+                )?;
+            }
+            AbandonTimer::Keep => {}
         }
     }
     let events = store_events(w, &account, &subject, derived, now)?;

@@ -14,19 +14,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use rusqlite::Connection;
 use shophook_core::account::Account;
-use shophook_core::condition::CompiledCondition;
 use tokio::sync::{Notify, mpsc, oneshot};
 
-use crate::{Result, StoreError, StoredWebhook};
+pub(crate) use crate::rules::WebhookEntry;
+use crate::{Result, StoreError};
 
 /// Most closures committed together.
 pub const MAX_BATCH: usize = 1024;
-
-/// A webhook with its conditions compiled, as the writer caches it.
-pub(crate) struct WebhookEntry {
-    pub hook: Arc<StoredWebhook>,
-    pub conditions: Vec<CompiledCondition>,
-}
 
 /// Caches only the writer may fill: every write goes through this thread, so they
 /// are invalidated exactly when the data changes.

@@ -10,7 +10,7 @@ use shophook_core::event::{Event, EventType};
 use shophook_core::render::json_envelope;
 use shophook_core::signing::Secret;
 use shophook_core::webhook::{WebhookConfig, WebhookInput, WebhookStatus};
-use shophook_store::{Dispatch, IngestOutcome, NewEvent, StatusChange, StoredWebhook, Target};
+use shophook_store::{IngestOutcome, Lease, NewEvent, StatusChange, StoredWebhook, Target};
 
 use crate::error::{ApiError, ApiResult};
 use crate::ids::{new_id, secret_bytes};
@@ -259,8 +259,6 @@ pub async fn send_test(
     // worker what is due at once; then sent and recorded by the worker's own path.
     let target = Target::Only {
         webhook: hook.id.clone(),
-        node: s.node.clone(),
-        lease_until,
     };
     let outcome = s
         .store
@@ -269,9 +267,9 @@ pub async fn send_test(
             envelope: envelope.clone(),
             idempotency_key: None,
             target,
-            dispatch: Some(Dispatch {
+            dispatch: Some(Lease {
                 node: s.node.clone(),
-                lease_until,
+                until: lease_until,
             }),
         }])
         .await?;

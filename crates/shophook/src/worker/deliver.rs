@@ -8,7 +8,7 @@ use std::time::Instant;
 use shophook_core::plan::DeliveryStatus;
 use shophook_core::schedule::next_open;
 use shophook_core::webhook::WebhookStatus;
-use shophook_store::{ClaimRef, ClaimedDelivery, DeliveryUpdate, NextState, StoredWebhook};
+use shophook_store::{ClaimedDelivery, DeliveryUpdate, Lease, NextState, StoredWebhook};
 use tracing::Instrument;
 
 use super::{Claimed, Worker};
@@ -18,8 +18,7 @@ impl Worker {
     pub(super) async fn handle(&self, claimed: Claimed) {
         let Claimed {
             delivery: d,
-            permit,
-            slot,
+            mut slots,
         } = claimed;
         let span = tracing::info_span!("delivery", account = %d.webhook.account_id, webhook = %d.webhook.id, delivery = %d.id, event = %d.event.event.id, attempt = d.attempts + 1);
         async {
@@ -30,7 +29,7 @@ impl Worker {
                 _ = self.abort.cancelled() => return,
             };
             // The receiver is done with us: free the webhook's slot before the commit.
-            drop(slot);
+            slots.release_webhook();
             let next = update.next.clone();
             let now = update.now;
             let status = match self.record(&d, update).await {
@@ -57,7 +56,7 @@ impl Worker {
         }
         .instrument(span)
         .await;
-        drop(permit);
+        drop(slots);
         self.slot_freed();
     }
 
@@ -93,9 +92,9 @@ impl Worker {
             attempt: Some(out.attempt.clone()),
             next: out.next.clone(),
             now: self.clock.now(),
-            claim: Some(ClaimRef {
+            claim: Some(Lease {
                 node: self.node.clone(),
-                lease_until: d.lease_until,
+                until: d.lease_until,
             }),
         };
         self.record(d, update).await?;
@@ -122,9 +121,9 @@ impl Worker {
     /// Decides and, if it is time, sends one claimed delivery.
     async fn process(&self, d: &ClaimedDelivery) -> DeliveryUpdate {
         let now = self.clock.now();
-        let claim = ClaimRef {
+        let claim = Lease {
             node: self.node.clone(),
-            lease_until: d.lease_until,
+            until: d.lease_until,
         };
         let update = |next| DeliveryUpdate {
             delivery_id: d.id.clone(),
@@ -154,7 +153,7 @@ impl Worker {
         let outcome = self.sender.attempt(d).await;
         if let Some(wait) = outcome.retry_after {
             // The receiver asked for a pause: every delivery of this webhook waits.
-            self.pacing.hold(&d.webhook.id, wait, Instant::now());
+            self.slots.pacing.hold(&d.webhook.id, wait, Instant::now());
         }
         DeliveryUpdate {
             delivery_id: d.id.clone(),

@@ -23,15 +23,16 @@ pub mod journal;
 
 pub mod pacing;
 pub mod send;
+mod slots;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use jiff::{SignedDuration, Timestamp};
-use shophook_store::{Claim, ClaimedDelivery, Dispatch, Store};
-use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
+use shophook_store::{Claim, ClaimedDelivery, Lease, Store};
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -66,10 +67,8 @@ pub struct Worker {
     metrics: Arc<Metrics>,
     node: String,
     cfg: WorkerConfig,
-    slots: Arc<Semaphore>,
-    per_webhook: Arc<Mutex<HashMap<String, usize>>>,
-    per_account: Arc<Mutex<HashMap<String, AccountLoad>>>,
-    pacing: pacing::Pacing,
+    /// Global, per-webhook and per-account slots, and pacing.
+    slots: slots::Slots,
     /// Records outcomes in groups.
     recorder: crate::batch::Recorder,
     /// Every delivery task, dispatched or claimed.
@@ -84,60 +83,10 @@ pub struct Worker {
     accepting: AtomicBool,
 }
 
-/// What the next claim may take of each webhook.
-struct Rooms {
-    /// Left out: at their concurrency limit, of an account at its ceiling, or
-    /// paced (rate limit, a receiver's `Retry-After`).
-    skip: Vec<String>,
-    /// Busy webhooks and how many more each may take (their free slots, or their
-    /// account's remaining room).
-    busy: Vec<(String, u32)>,
-}
-
-/// A claimed delivery with its global slot and its webhook's slot.
+/// A claimed delivery with the slots it holds.
 struct Claimed {
     delivery: ClaimedDelivery,
-    permit: OwnedSemaphorePermit,
-    slot: WebhookSlot,
-}
-
-/// An account's deliveries in flight on this node.
-struct AccountLoad {
-    in_flight: usize,
-    /// Its ceiling (the smaller of the flag and the account's own limit).
-    limit: usize,
-    /// Its webhooks seen since it had work in flight: left out of claims while
-    /// the account is at its ceiling.
-    webhooks: HashSet<String>,
-}
-
-/// Releases a webhook's and its account's in-flight counts when dropped.
-struct WebhookSlot {
-    map: Arc<Mutex<HashMap<String, usize>>>,
-    webhook: String,
-    accounts: Arc<Mutex<HashMap<String, AccountLoad>>>,
-    account: String,
-}
-
-impl Drop for WebhookSlot {
-    fn drop(&mut self) {
-        if let Ok(mut m) = self.map.lock()
-            && let Some(n) = m.get_mut(&self.webhook)
-        {
-            *n -= 1;
-            if *n == 0 {
-                m.remove(&self.webhook);
-            }
-        }
-        if let Ok(mut m) = self.accounts.lock()
-            && let Some(a) = m.get_mut(&self.account)
-        {
-            a.in_flight -= 1;
-            if a.in_flight == 0 {
-                m.remove(&self.account);
-            }
-        }
-    }
+    slots: slots::Taken,
 }
 
 impl Worker {
@@ -150,7 +99,11 @@ impl Worker {
         node: String,
         cfg: WorkerConfig,
     ) -> Worker {
-        let slots = Arc::new(Semaphore::new(cfg.concurrency));
+        let slots = slots::Slots::new(
+            cfg.concurrency,
+            cfg.webhook_concurrency,
+            cfg.account_concurrency,
+        );
         let recorder = crate::batch::recorder(store.clone());
         Worker {
             store,
@@ -160,9 +113,6 @@ impl Worker {
             node,
             cfg,
             slots,
-            per_webhook: Arc::new(Mutex::new(HashMap::new())),
-            per_account: Arc::new(Mutex::new(HashMap::new())),
-            pacing: pacing::Pacing::default(),
             recorder,
             tasks: TaskTracker::new(),
             abort: CancellationToken::new(),
@@ -172,165 +122,24 @@ impl Worker {
         }
     }
 
-    /// What the next claim may take of each webhook ([`Rooms`]).
-    fn rooms(&self) -> Rooms {
-        let limit = self.cfg.webhook_concurrency;
-        let (mut skip, mut busy) = self
-            .per_webhook
-            .lock()
-            .map(|m| {
-                let mut skip = Vec::new();
-                let mut busy = Vec::new();
-                for (k, n) in m.iter() {
-                    if *n >= limit {
-                        skip.push(k.clone());
-                    } else {
-                        busy.push((k.clone(), (limit - n) as u32));
-                    }
-                }
-                (skip, busy)
-            })
-            .unwrap_or_default();
-        // An account at its ceiling has its webhooks left out; one below it gives
-        // each of its webhooks at most the account's room, so a claim brings back
-        // little it could not start.
-        let mut account_room: HashMap<String, u32> = HashMap::new();
-        if let Ok(accounts) = self.per_account.lock() {
-            for a in accounts.values() {
-                let room = a.limit.saturating_sub(a.in_flight) as u32;
-                for w in &a.webhooks {
-                    if room == 0 {
-                        skip.push(w.clone());
-                    } else {
-                        account_room.insert(w.clone(), room);
-                    }
-                }
-            }
-        }
-        skip.sort_unstable();
-        skip.dedup();
-        busy.retain(|(w, _)| skip.binary_search(w).is_err());
-        for (w, room) in &mut busy {
-            if let Some(r) = account_room.remove(w.as_str()) {
-                *room = (*room).min(r);
-            }
-        }
-        busy.extend(
-            account_room
-                .into_iter()
-                .filter(|(w, r)| (*r as usize) < limit && skip.binary_search(w).is_err()),
-        );
-        skip.extend(self.pacing.waiting(Instant::now()));
-        Rooms { skip, busy }
-    }
-
-    /// Whether any webhook is at its limit or paced.
-    fn saturated(&self) -> bool {
-        !self.rooms().skip.is_empty()
-    }
-
-    /// Takes the slots `d` needs — a global one, one of its account and one of its
-    /// webhook, within its pacing — or `None` if it must wait.
-    fn admit(
-        &self,
-        d: &ClaimedDelivery,
-        map: &mut HashMap<String, usize>,
-        accounts: &mut HashMap<String, AccountLoad>,
-        now: Instant,
-    ) -> Option<(OwnedSemaphorePermit, WebhookSlot)> {
-        // Pacing is asked only when every slot is free, and the slots taken only
-        // when pacing admits (a slot dropped here would re-take the maps).
-        let webhook_free =
-            map.get(&d.webhook.id).copied().unwrap_or(0) < self.cfg.webhook_concurrency;
-        if !webhook_free {
-            return None;
-        }
-        let account = &d.webhook.account_id;
-        let limit = d
-            .account_max_in_flight
-            .map_or(self.cfg.account_concurrency, |n| {
-                (n as usize).clamp(1, self.cfg.account_concurrency)
-            });
-        // On the hot path: the account and webhook ids are copied only the first
-        // time they are seen, not for every delivery.
-        if !accounts.contains_key(account) {
-            accounts.insert(
-                account.clone(),
-                AccountLoad {
-                    in_flight: 0,
-                    limit,
-                    webhooks: HashSet::new(),
-                },
-            );
-        }
-        let load = accounts.get_mut(account).expect("inserted above");
-        load.limit = limit;
-        if !load.webhooks.contains(&d.webhook.id) {
-            load.webhooks.insert(d.webhook.id.clone());
-        }
-        let admitted = if load.in_flight < load.limit {
-            self.slots.clone().try_acquire_owned().ok().filter(|_| {
-                self.pacing
-                    .admit(&d.webhook.id, d.webhook.config.rate_limit_per_second, now)
-            })
-        } else {
-            None
-        };
-        let Some(permit) = admitted else {
-            if load.in_flight == 0 {
-                accounts.remove(account);
-            }
-            return None;
-        };
-        load.in_flight += 1;
-        *map.entry(d.webhook.id.clone()).or_insert(0) += 1;
-        let slot = WebhookSlot {
-            map: self.per_webhook.clone(),
-            webhook: d.webhook.id.clone(),
-            accounts: self.per_account.clone(),
-            account: account.clone(),
-        };
-        Some((permit, slot))
-    }
-
     /// Admits what it can of `deliveries` and starts sending those; returns the
     /// rest (to be given back).
     fn start(self: &Arc<Self>, deliveries: Vec<ClaimedDelivery>) -> Vec<String> {
-        let now = Instant::now();
-        let mut rejected = Vec::new();
-        let mut admitted = Vec::with_capacity(deliveries.len());
-        {
-            let (Ok(mut map), Ok(mut accounts)) =
-                (self.per_webhook.lock(), self.per_account.lock())
-            else {
-                return deliveries.into_iter().map(|d| d.id).collect();
-            };
-            for d in deliveries {
-                match self.admit(&d, &mut map, &mut accounts, now) {
-                    Some((permit, slot)) => admitted.push(Claimed {
-                        delivery: d,
-                        permit,
-                        slot,
-                    }),
-                    None => rejected.push(d.id),
-                }
-            }
-        }
-        for c in admitted {
+        let (admitted, rejected) = self.slots.admit(deliveries);
+        for (delivery, slots) in admitted {
             let me = self.clone();
-            self.tasks.spawn(async move { me.handle(c).await });
+            self.tasks
+                .spawn(async move { me.handle(Claimed { delivery, slots }).await });
         }
         rejected
     }
 
     /// The claim an API ingest may make for this worker: `Some` while it runs and
     /// has a free slot (the deliveries then skip the queue), `None` otherwise.
-    pub fn dispatch_claim(&self) -> Option<Dispatch> {
-        (self.accepting.load(Ordering::Relaxed) && self.slots.available_permits() > 0).then(|| {
-            Dispatch {
-                node: self.node.clone(),
-                lease_until: lease_end(self.clock.now(), self.cfg.lease),
-            }
+    pub fn dispatch_claim(&self) -> Option<Lease> {
+        (self.accepting.load(Ordering::Relaxed) && self.slots.available() > 0).then(|| Lease {
+            node: self.node.clone(),
+            until: lease_end(self.clock.now(), self.cfg.lease),
         })
     }
 
@@ -366,15 +175,15 @@ impl Worker {
     /// was filled, or webhooks were left out). What a pacing change meanwhile
     /// refuses is given back at once.
     async fn claim(self: &Arc<Self>) -> Result<(usize, bool), shophook_store::StoreError> {
-        let free = self.slots.available_permits().min(self.cfg.batch as usize);
+        let free = self.slots.available().min(self.cfg.batch as usize);
         if free == 0 {
             return Ok((0, true));
         }
         let now = self.clock.now();
-        let Rooms {
+        let slots::Rooms {
             skip: skip_webhooks,
             busy: busy_webhooks,
-        } = self.rooms();
+        } = self.slots.rooms();
         let skipped = !skip_webhooks.is_empty();
         let request = Claim {
             node: self.node.clone(),
@@ -431,7 +240,7 @@ impl Worker {
                 }
             };
             self.work_waiting.store(left_behind, Ordering::Relaxed);
-            if left_behind && self.slots.available_permits() > 0 && !self.saturated() {
+            if left_behind && self.slots.available() > 0 && !self.slots.saturated() {
                 continue; // a full batch and room for more
             }
             let wait = self.until_next_due().await;
@@ -455,7 +264,8 @@ impl Worker {
                     // Due but not claimable: its webhook is saturated (a freed slot
                     // wakes the loop) or paced (wait until it may send).
                     let instant = Instant::now();
-                    self.pacing
+                    self.slots
+                        .pacing
                         .next_ready(instant)
                         .map_or(Duration::from_millis(50), |t| t - instant)
                         .clamp(Duration::from_millis(1), Duration::from_secs(1))

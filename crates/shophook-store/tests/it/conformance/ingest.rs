@@ -382,9 +382,12 @@ pub async fn ingest_to_one_webhook_claims_it_for_the_caller(store: Backend) {
         NewEvent {
             target: Target::Only {
                 webhook: webhook.to_string(),
-                node: "api-1".into(),
-                lease_until,
             },
+            // claimed for the caller, who sends it itself
+            dispatch: Some(shophook_store::Lease {
+                node: "api-1".into(),
+                until: lease_until,
+            }),
             ..new_event(event)
         }
     };
@@ -487,9 +490,9 @@ pub async fn ingest_with_dispatch_claims_the_due_deliveries(store: Backend) {
     let paused = given_webhook(&*store, "acme", json!({"name": "paused"})).await;
     set_status(&*store, &paused, WebhookStatus::Paused, false, t(0)).await;
     let new = NewEvent {
-        dispatch: Some(shophook_store::Dispatch {
+        dispatch: Some(shophook_store::Lease {
             node: "node-a".into(),
-            lease_until: t(1),
+            until: t(1),
         }),
         ..order_created("acme", "1", t(0))
     };
@@ -526,9 +529,9 @@ pub async fn ingest_with_dispatch_claims_the_due_deliveries(store: Backend) {
 
     // Dispatched and never recorded (the node died): due again after the lease.
     let again = NewEvent {
-        dispatch: Some(shophook_store::Dispatch {
+        dispatch: Some(shophook_store::Lease {
             node: "node-a".into(),
-            lease_until: t(1),
+            until: t(1),
         }),
         ..order_created("acme", "2", t(0))
     };
@@ -553,9 +556,9 @@ async fn record_claimed(
             attempt: Some(attempt(1, now, Some(200))),
             next,
             now,
-            claim: Some(shophook_store::ClaimRef {
+            claim: Some(shophook_store::Lease {
                 node: node.to_string(),
-                lease_until: d.lease_until,
+                until: d.lease_until,
             }),
         }])
         .await

@@ -260,9 +260,9 @@ pub async fn a_late_outcome_of_an_expired_claim_keeps_the_newer_state(store: Bac
             attempt: Some(attempt(1, t(2), Some(status))),
             next,
             now: t(3),
-            claim: Some(shophook_store::ClaimRef {
+            claim: Some(shophook_store::Lease {
                 node: node.to_string(),
-                lease_until,
+                until: lease_until,
             }),
         };
         store
