@@ -10,7 +10,9 @@ use crate::schedule;
 use crate::webhook::{WebhookConfig, WebhookStatus};
 
 /// Where a delivery is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
 pub enum DeliveryStatus {
     /// Waiting for a delay, a schedule window or a paused webhook.
     Scheduled,
@@ -24,6 +26,19 @@ pub enum DeliveryStatus {
     Dead,
     /// Not sent: conditions no longer held, or the webhook went away.
     Skipped,
+}
+
+impl std::fmt::Display for DeliveryStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A status equals its wire name (`status == "succeeded"`).
+impl PartialEq<&str> for DeliveryStatus {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
 }
 
 impl DeliveryStatus {

@@ -206,6 +206,11 @@ pub trait Store: Send + Sync + 'static {
     /// Deliveries of an account, newest first.
     async fn list_deliveries(&self, account: &str, filter: DeliveryFilter)
     -> Result<Vec<Delivery>>;
+    /// Each of the account's webhooks (oldest first) with its attempts since the
+    /// hour `since` is in, and its latest attempt still kept (within retention).
+    /// Read from per-hour tallies the outcome records keep, never by scanning
+    /// deliveries.
+    async fn webhook_stats(&self, account: &str, since: Timestamp) -> Result<Vec<WebhookStats>>;
     /// One delivery with its attempts and its event's JSON envelope.
     async fn delivery(&self, account: &str, id: &str) -> Result<Option<DeliveryDetail>>;
     /// Makes a finished or waiting delivery due now (manual retry).

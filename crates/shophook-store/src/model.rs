@@ -292,7 +292,6 @@ pub struct SnapshotOutcome {
 
 /// One HTTP request of a delivery.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Attempt {
     /// `att_` + ULID.
     pub id: String,
@@ -312,7 +311,6 @@ pub struct Attempt {
 
 /// The request of an attempt.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RequestRecord {
     /// Method.
     pub method: String,
@@ -327,7 +325,6 @@ pub struct RequestRecord {
 
 /// The response of an attempt.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ResponseRecord {
     /// Status code.
     pub status: u16,
@@ -403,7 +400,7 @@ pub struct Delivery {
     /// Event subject.
     pub subject: Option<String>,
     /// Status.
-    pub status: String,
+    pub status: DeliveryStatus,
     /// Whether it waits for its webhook to be resumed.
     pub held: bool,
     /// Attempts made.
@@ -431,6 +428,30 @@ pub struct DeliveryDetail {
     pub attempts: Vec<Attempt>,
     /// The event's JSON envelope (the body of attempts that record none).
     pub envelope: Arc<str>,
+}
+
+/// A webhook's recent attempts ([`crate::Store::webhook_stats`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookStats {
+    /// Webhook id.
+    pub webhook_id: String,
+    /// Attempts that succeeded since the hour asked for.
+    pub succeeded: u64,
+    /// Attempts that failed since then (retried or dead).
+    pub failed: u64,
+    /// The latest attempt kept.
+    pub last: Option<LastAttempt>,
+}
+
+/// The latest attempt to a webhook.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LastAttempt {
+    /// When it was made.
+    pub at: Timestamp,
+    /// Its delivery's status after it.
+    pub status: DeliveryStatus,
+    /// The response's status code, if one came.
+    pub code: Option<u16>,
 }
 
 /// History filters (all optional) and a cursor.

@@ -174,6 +174,81 @@ pub(crate) fn abandon_timer(
     )
 }
 
+/// One hour of a webhook's attempts.
+const HOUR_MS: i64 = 3_600_000;
+
+/// The start of the hour `at` is in, in ms (the key of `webhook_stats`).
+pub(crate) fn hour_of(at: Timestamp) -> i64 {
+    let ms = at.as_millisecond();
+    ms - ms.rem_euclid(HOUR_MS)
+}
+
+/// The attempts one record batch made, per webhook and hour: what it adds to
+/// `webhook_stats` (one upsert per webhook and hour, not one per attempt).
+#[derive(Default)]
+pub(crate) struct Tally {
+    /// Few distinct webhooks per batch: a vector searched from the end beats a map.
+    rows: Vec<TallyRow>,
+}
+
+/// One webhook's attempts in one hour of a batch.
+pub(crate) struct TallyRow {
+    pub webhook: String,
+    pub hour: i64,
+    pub succeeded: i64,
+    pub failed: i64,
+    /// The latest attempt's time (ms), the delivery's status after it, and its
+    /// response status.
+    pub last_at: i64,
+    pub last_status: DeliveryStatus,
+    pub last_code: Option<u16>,
+}
+
+impl Tally {
+    /// Counts an attempt to `webhook` made at `at` that left its delivery in
+    /// `status` (a success when `succeeded`).
+    pub fn add(&mut self, webhook: &str, at: Timestamp, status: DeliveryStatus, code: Option<u16>) {
+        let hour = hour_of(at);
+        let at = at.as_millisecond();
+        let ok = status == DeliveryStatus::Succeeded;
+        let row = match self
+            .rows
+            .iter()
+            .rposition(|r| r.hour == hour && r.webhook == webhook)
+        {
+            Some(i) => &mut self.rows[i],
+            None => {
+                self.rows.push(TallyRow {
+                    webhook: webhook.to_string(),
+                    hour,
+                    succeeded: 0,
+                    failed: 0,
+                    last_at: i64::MIN,
+                    last_status: status,
+                    last_code: code,
+                });
+                self.rows.last_mut().expect("pushed")
+            }
+        };
+        if ok {
+            row.succeeded += 1;
+        } else {
+            row.failed += 1;
+        }
+        if at >= row.last_at {
+            (row.last_at, row.last_status, row.last_code) = (at, status, code);
+        }
+    }
+
+    /// The rows in (webhook, hour) order: the order every writer takes their locks
+    /// in (PostgreSQL row locks of concurrent nodes never cross).
+    pub fn into_rows(mut self) -> Vec<TallyRow> {
+        self.rows
+            .sort_unstable_by(|a, b| (&a.webhook, a.hour).cmp(&(&b.webhook, b.hour)));
+        self.rows
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -181,6 +256,56 @@ mod tests {
 
     fn t(s: &str) -> Timestamp {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn a_batch_tallies_each_webhook_and_hour_once() {
+        let mut tally = Tally::default();
+        let at = |m: &str| t(&format!("2026-03-01T{m}Z"));
+        tally.add("wh_b", at("10:59:59"), DeliveryStatus::Failed, Some(503));
+        tally.add("wh_a", at("10:00:00"), DeliveryStatus::Succeeded, Some(200));
+        tally.add("wh_b", at("10:10:00"), DeliveryStatus::Succeeded, Some(200));
+        tally.add("wh_b", at("11:00:00"), DeliveryStatus::Dead, None);
+        let rows: Vec<_> = tally
+            .into_rows()
+            .into_iter()
+            .map(|r| {
+                (
+                    r.webhook,
+                    r.hour,
+                    r.succeeded,
+                    r.failed,
+                    r.last_status,
+                    r.last_code,
+                )
+            })
+            .collect();
+        let h10 = hour_of(at("10:30:00"));
+        let h11 = hour_of(at("11:00:00"));
+        assert_eq!(h11 - h10, HOUR_MS);
+        assert_eq!(
+            rows,
+            [
+                (
+                    "wh_a".to_string(),
+                    h10,
+                    1,
+                    0,
+                    DeliveryStatus::Succeeded,
+                    Some(200)
+                ),
+                (
+                    "wh_b".to_string(),
+                    h10,
+                    1,
+                    1,
+                    DeliveryStatus::Failed,
+                    Some(503)
+                ),
+                ("wh_b".to_string(), h11, 0, 1, DeliveryStatus::Dead, None),
+            ],
+            "the latest attempt of an hour is its last, whatever order the batch had"
+        );
     }
 
     #[test]

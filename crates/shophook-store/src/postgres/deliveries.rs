@@ -9,9 +9,11 @@ use shophook_core::account::Account;
 use shophook_core::plan::DeliveryStatus;
 
 use super::{
-    R, Tx, accounts, corrupt, count, events, field_values, from_ms, locks, ms, snapshots, webhooks,
+    R, Tx, accounts, corrupt, count, events, field_values, from_ms, history, locks, ms, snapshots,
+    webhooks,
 };
 use crate::queue::{Candidates, due_webhooks};
+use crate::rules::Tally;
 use crate::{
     Attempt, Claim, ClaimedDelivery, DeliveryUpdate, NextState, StoreError, StoredWebhook,
 };
@@ -242,13 +244,14 @@ pub async fn record(t: &mut Tx, updates: Vec<DeliveryUpdate>) -> R<()> {
         let keys = subjects.iter().map(|(w, s)| locks::subject(w, s)).collect();
         locks::take(t, keys).await?;
     }
+    let mut tally = Tally::default();
     for u in updates {
-        record_one(t, u).await?;
+        record_one(t, u, &mut tally).await?;
     }
-    Ok(())
+    history::add_stats(t, tally).await
 }
 
-async fn record_one(t: &mut Tx, u: DeliveryUpdate) -> R<()> {
+async fn record_one(t: &mut Tx, u: DeliveryUpdate, tally: &mut Tally) -> R<()> {
     let hook: Option<String> = if u.next.waits() {
         sqlx::query_scalar(
             "SELECT w.status FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id WHERE d.id = $1",
@@ -316,6 +319,12 @@ async fn record_one(t: &mut Tx, u: DeliveryUpdate) -> R<()> {
     if let Some(a) = &u.attempt {
         insert_attempt(t, &u.delivery_id, a).await?;
         webhooks::note_attempt(t, &webhook, a.error.is_some(), u.now).await?;
+        tally.add(
+            &webhook,
+            a.started_at,
+            status,
+            a.response.as_ref().map(|r| r.status),
+        );
     }
     if status.is_final()
         && let Some(subject) = subject

@@ -3,17 +3,22 @@
 use std::sync::Arc;
 
 use jiff::Timestamp;
+use shophook_core::plan::DeliveryStatus;
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 
 use super::{R, Tx, corrupt, count, events, from_ms, ms};
-use crate::{Attempt, Delivery, DeliveryDetail, DeliveryFilter, StoreError};
+use crate::rules::{Tally, hour_of};
+use crate::{
+    Attempt, Delivery, DeliveryDetail, DeliveryFilter, LastAttempt, StoreError, WebhookStats,
+};
 
 const COLUMNS: &str = "id, account_id, webhook_id, event_id, event_type, subject, status, held, attempts, due_at, claimed_by, created_at, updated_at, last_status_code, last_error, reason";
 
 fn from_row(r: &PgRow) -> R<Delivery> {
-    let status: String = r.try_get(6)?;
-    let waiting = matches!(status.as_str(), "scheduled" | "pending" | "failed");
+    let text: String = r.try_get(6)?;
+    let status = DeliveryStatus::parse(&text).ok_or_else(|| corrupt("delivery status", &text))?;
+    let waiting = !status.is_final();
     let held: bool = r.try_get(7)?;
     let claimed: Option<String> = r.try_get(10)?;
     let due: Option<i64> = r.try_get(9)?;
@@ -198,5 +203,96 @@ pub async fn purge(t: &mut Tx, cutoff: Timestamp, batch: u32) -> R<u64> {
         .bind(ms(cutoff))
         .execute(t.conn())
         .await?;
+    sqlx::query("DELETE FROM webhook_stats WHERE hour < $1")
+        .bind(hour_of(cutoff))
+        .execute(t.conn())
+        .await?;
     Ok(ids.len() as u64)
+}
+
+/// Adds a record batch's attempts to `webhook_stats` in one statement, rows in
+/// (webhook, hour) order (webhooks deleted meanwhile are left out).
+pub async fn add_stats(t: &mut Tx, tally: Tally) -> R<()> {
+    let rows = tally.into_rows();
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut cols = (
+        Vec::with_capacity(rows.len()),
+        Vec::with_capacity(rows.len()),
+        Vec::with_capacity(rows.len()),
+        Vec::with_capacity(rows.len()),
+        Vec::with_capacity(rows.len()),
+        Vec::with_capacity(rows.len()),
+        Vec::with_capacity(rows.len()),
+    );
+    for r in rows {
+        cols.0.push(r.webhook);
+        cols.1.push(r.hour);
+        cols.2.push(r.succeeded);
+        cols.3.push(r.failed);
+        cols.4.push(r.last_at);
+        cols.5.push(r.last_status.as_str());
+        cols.6.push(r.last_code.map(i32::from));
+    }
+    sqlx::query(
+        "INSERT INTO webhook_stats (webhook_id, hour, succeeded, failed, last_at, last_status, last_code)
+         SELECT u.* FROM UNNEST($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::text[], $7::int[])
+             AS u(webhook_id, hour, succeeded, failed, last_at, last_status, last_code)
+         WHERE EXISTS (SELECT 1 FROM webhooks w WHERE w.id = u.webhook_id)
+         ON CONFLICT (webhook_id, hour) DO UPDATE SET
+             succeeded = webhook_stats.succeeded + EXCLUDED.succeeded,
+             failed = webhook_stats.failed + EXCLUDED.failed,
+             last_status = CASE WHEN EXCLUDED.last_at >= webhook_stats.last_at THEN EXCLUDED.last_status ELSE webhook_stats.last_status END,
+             last_code = CASE WHEN EXCLUDED.last_at >= webhook_stats.last_at THEN EXCLUDED.last_code ELSE webhook_stats.last_code END,
+             last_at = GREATEST(webhook_stats.last_at, EXCLUDED.last_at)",
+    )
+    .bind(cols.0)
+    .bind(cols.1)
+    .bind(cols.2)
+    .bind(cols.3)
+    .bind(cols.4)
+    .bind(cols.5)
+    .bind(cols.6)
+    .execute(t.conn())
+    .await?;
+    Ok(())
+}
+
+/// The account's webhooks with their attempts since the hour `since` is in and
+/// their latest attempt (see `Store::webhook_stats`).
+pub async fn stats(t: &mut Tx, account: &str, since: Timestamp) -> R<Vec<WebhookStats>> {
+    type StatsRow = (String, i64, i64, Option<i64>, Option<String>, Option<i32>);
+    let rows: Vec<StatsRow> = sqlx::query_as(
+        "SELECT w.id,
+             (SELECT coalesce(sum(s.succeeded), 0)::bigint FROM webhook_stats s WHERE s.webhook_id = w.id AND s.hour >= $2),
+             (SELECT coalesce(sum(s.failed), 0)::bigint FROM webhook_stats s WHERE s.webhook_id = w.id AND s.hour >= $2),
+             l.last_at, l.last_status, l.last_code
+         FROM webhooks w LEFT JOIN webhook_stats l ON l.webhook_id = w.id
+             AND l.hour = (SELECT max(m.hour) FROM webhook_stats m WHERE m.webhook_id = w.id)
+         WHERE w.account_id = $1 ORDER BY w.created_at, w.id",
+    )
+    .bind(account)
+    .bind(hour_of(since))
+    .fetch_all(t.conn())
+    .await?;
+    rows.into_iter()
+        .map(|(webhook_id, ok, failed, at, status, code)| {
+            let last = match (at, status) {
+                (Some(at), Some(status)) => Some(LastAttempt {
+                    at: from_ms(at),
+                    status: DeliveryStatus::parse(&status)
+                        .ok_or_else(|| corrupt("webhook_stats status", &status))?,
+                    code: code.and_then(|c| u16::try_from(c).ok()),
+                }),
+                _ => None,
+            };
+            Ok(WebhookStats {
+                webhook_id,
+                succeeded: ok.max(0) as u64,
+                failed: failed.max(0) as u64,
+                last,
+            })
+        })
+        .collect()
 }

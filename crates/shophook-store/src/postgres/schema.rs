@@ -97,6 +97,15 @@ CREATE TABLE ui_sessions (
 CREATE INDEX ui_sessions_by_account ON ui_sessions(account_id);
 CREATE INDEX ui_sessions_by_expiry ON ui_sessions(expires_at);
 "#,
+    // Attempts per webhook and hour (Store::webhook_stats): one upsert per record
+    // batch; purged with the history.
+    r#"
+CREATE TABLE webhook_stats (
+    webhook_id TEXT COLLATE "C" NOT NULL, hour BIGINT NOT NULL,
+    succeeded BIGINT NOT NULL, failed BIGINT NOT NULL,
+    last_at BIGINT NOT NULL, last_status TEXT NOT NULL, last_code INTEGER,
+    PRIMARY KEY (webhook_id, hour));
+"#,
 ];
 
 /// The schema version this build expects.

@@ -235,6 +235,10 @@ impl Store for PgStore {
         tx!(self, |t| history::list(&mut t, account, &filter).await?)
     }
 
+    async fn webhook_stats(&self, account: &str, since: Timestamp) -> Result<Vec<WebhookStats>> {
+        tx!(self, |t| history::stats(&mut t, account, since).await?)
+    }
+
     async fn delivery(&self, account: &str, id: &str) -> Result<Option<DeliveryDetail>> {
         tx!(self, |t| history::detail(&mut t, account, id).await?)
     }

@@ -9,8 +9,9 @@ use rusqlite::{Connection, OptionalExtension, params};
 use shophook_core::plan::DeliveryStatus;
 
 use super::writer::WriteCtx;
-use super::{accounts, corrupt, events, field_values, from_ms, ms, webhooks};
+use super::{accounts, corrupt, events, field_values, from_ms, history, ms, webhooks};
 use crate::queue::{Candidates, NextRow, due_webhooks, next_row};
+use crate::rules::Tally;
 use crate::{Attempt, Claim, ClaimedDelivery, DeliveryUpdate, Result, StoreError, StoredEvent};
 
 const WAITING: &str = "('scheduled', 'pending', 'failed')";
@@ -187,13 +188,14 @@ fn latest_of(
 }
 
 pub fn record(w: &mut WriteCtx<'_>, updates: Vec<DeliveryUpdate>) -> Result<()> {
+    let mut tally = Tally::default();
     for u in updates {
-        record_one(w, u)?;
+        record_one(w, u, &mut tally)?;
     }
-    Ok(())
+    history::add_stats(w.conn, tally)
 }
 
-fn record_one(w: &mut WriteCtx<'_>, u: DeliveryUpdate) -> Result<()> {
+fn record_one(w: &mut WriteCtx<'_>, u: DeliveryUpdate, tally: &mut Tally) -> Result<()> {
     let c = w.conn;
     // The webhook's status; `None` once it is deleted.
     let webhook_status = || -> Result<Option<String>> {
@@ -262,6 +264,12 @@ fn record_one(w: &mut WriteCtx<'_>, u: DeliveryUpdate) -> Result<()> {
     if let Some(a) = &u.attempt {
         insert_attempt(c, &u.delivery_id, a)?;
         webhooks::note_attempt(w, &account, &webhook, a.error.is_some(), u.now)?;
+        tally.add(
+            &webhook,
+            a.started_at,
+            status,
+            a.response.as_ref().map(|r| r.status),
+        );
     }
     if status.is_final() {
         release_next_in_order(w, &u.delivery_id, u.now)?;

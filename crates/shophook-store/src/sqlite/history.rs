@@ -4,16 +4,28 @@ use std::sync::Arc;
 
 use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
+use shophook_core::plan::DeliveryStatus;
 
 use super::writer::WriteCtx;
 use super::{corrupt, events, from_ms, ms};
-use crate::{Attempt, Delivery, DeliveryDetail, DeliveryFilter, Result, StoreError};
+use crate::rules::{Tally, hour_of};
+use crate::{
+    Attempt, Delivery, DeliveryDetail, DeliveryFilter, LastAttempt, Result, StoreError,
+    WebhookStats,
+};
 
 const COLUMNS: &str = "id, account_id, webhook_id, event_id, event_type, subject, status, held, attempts, due_at, claimed_by, created_at, updated_at, last_status_code, last_error, reason";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<Delivery> {
-    let status: String = r.get(6)?;
-    let waiting = matches!(status.as_str(), "scheduled" | "pending" | "failed");
+    let text: String = r.get(6)?;
+    let status = DeliveryStatus::parse(&text).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
+            6,
+            rusqlite::types::Type::Text,
+            format!("unknown delivery status `{text}`").into(),
+        )
+    })?;
+    let waiting = !status.is_final();
     let held: bool = r.get(7)?;
     let claimed: Option<String> = r.get(10)?;
     Ok(Delivery {
@@ -165,6 +177,77 @@ pub fn retry(
     get(w.conn, account, id)
 }
 
+/// Adds a record batch's attempts to `webhook_stats` (webhooks deleted meanwhile
+/// are left out).
+pub fn add_stats(c: &Connection, tally: Tally) -> Result<()> {
+    let mut upsert = c.prepare_cached(
+        "INSERT INTO webhook_stats (webhook_id, hour, succeeded, failed, last_at, last_status, last_code)
+         SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7 WHERE EXISTS (SELECT 1 FROM webhooks WHERE id = ?1)
+         ON CONFLICT (webhook_id, hour) DO UPDATE SET
+             succeeded = succeeded + excluded.succeeded, failed = failed + excluded.failed,
+             last_status = CASE WHEN excluded.last_at >= last_at THEN excluded.last_status ELSE last_status END,
+             last_code = CASE WHEN excluded.last_at >= last_at THEN excluded.last_code ELSE last_code END,
+             last_at = max(last_at, excluded.last_at)",
+    )?;
+    for r in tally.into_rows() {
+        upsert.execute(params![
+            r.webhook,
+            r.hour,
+            r.succeeded,
+            r.failed,
+            r.last_at,
+            r.last_status.as_str(),
+            r.last_code
+        ])?;
+    }
+    Ok(())
+}
+
+/// The account's webhooks with their attempts since the hour `since` is in and
+/// their latest attempt (see `Store::webhook_stats`).
+pub fn stats(c: &Connection, account: &str, since: Timestamp) -> Result<Vec<WebhookStats>> {
+    let mut stmt = c.prepare_cached(
+        "SELECT w.id,
+             (SELECT coalesce(sum(s.succeeded), 0) FROM webhook_stats s WHERE s.webhook_id = w.id AND s.hour >= ?2),
+             (SELECT coalesce(sum(s.failed), 0) FROM webhook_stats s WHERE s.webhook_id = w.id AND s.hour >= ?2),
+             l.last_at, l.last_status, l.last_code
+         FROM webhooks w LEFT JOIN webhook_stats l ON l.webhook_id = w.id
+             AND l.hour = (SELECT max(m.hour) FROM webhook_stats m WHERE m.webhook_id = w.id)
+         WHERE w.account_id = ?1 ORDER BY w.created_at, w.id",
+    )?;
+    let rows = stmt
+        .query_map(params![account, hour_of(since)], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, Option<i64>>(3)?,
+                r.get::<_, Option<String>>(4)?,
+                r.get::<_, Option<u16>>(5)?,
+            ))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    rows.into_iter()
+        .map(|(webhook_id, ok, failed, at, status, code)| {
+            let last = match (at, status) {
+                (Some(at), Some(status)) => Some(LastAttempt {
+                    at: from_ms(at),
+                    status: DeliveryStatus::parse(&status)
+                        .ok_or_else(|| corrupt("webhook_stats status", &status))?,
+                    code,
+                }),
+                _ => None,
+            };
+            Ok(WebhookStats {
+                webhook_id,
+                succeeded: ok.max(0) as u64,
+                failed: failed.max(0) as u64,
+                last,
+            })
+        })
+        .collect()
+}
+
 pub fn purge(c: &Connection, cutoff: Timestamp, batch: u32) -> Result<u64> {
     let ids: Vec<String> = c
         .prepare_cached("SELECT id FROM deliveries WHERE status IN ('succeeded', 'dead', 'skipped') AND updated_at < ?1 ORDER BY updated_at LIMIT ?2")?
@@ -185,5 +268,7 @@ pub fn purge(c: &Connection, cutoff: Timestamp, batch: u32) -> Result<u64> {
         "DELETE FROM idempotency_keys WHERE created_at < ?1",
         params![ms(cutoff)],
     )?;
+    c.prepare_cached("DELETE FROM webhook_stats WHERE hour < ?1")?
+        .execute([hour_of(cutoff)])?;
     Ok(ids.len() as u64)
 }

@@ -88,6 +88,15 @@ CREATE TABLE ui_sessions (
 CREATE INDEX ui_sessions_by_account ON ui_sessions(account_id);
 CREATE INDEX ui_sessions_by_expiry ON ui_sessions(expires_at);
 "#,
+    // Attempts per webhook and hour (Store::webhook_stats): one upsert per webhook
+    // and hour of each record batch; purged with the history.
+    r#"
+CREATE TABLE webhook_stats (
+    webhook_id TEXT NOT NULL, hour INTEGER NOT NULL,
+    succeeded INTEGER NOT NULL, failed INTEGER NOT NULL,
+    last_at INTEGER NOT NULL, last_status TEXT NOT NULL, last_code INTEGER,
+    PRIMARY KEY (webhook_id, hour)) STRICT, WITHOUT ROWID;
+"#,
 ];
 
 /// The schema version this build expects.

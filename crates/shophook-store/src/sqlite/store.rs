@@ -252,6 +252,13 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn webhook_stats(&self, account: &str, since: Timestamp) -> Result<Vec<WebhookStats>> {
+        let account = account.to_string();
+        self.readers
+            .read(move |c| history::stats(c, &account, since))
+            .await
+    }
+
     async fn delivery(&self, account: &str, id: &str) -> Result<Option<DeliveryDetail>> {
         let (account, id) = (account.to_string(), id.to_string());
         self.readers

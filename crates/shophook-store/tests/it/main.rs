@@ -146,6 +146,7 @@ macro_rules! conformance_suite {
             ordered_webhooks_send_one_delivery_per_subject_at_a_time,
             // what metrics read
             queue_stats_count_due_and_scheduled_deliveries,
+            webhook_stats_count_attempts_per_hour_and_name_the_last,
             events_stored_counts_committed_events,
             a_claim_says_whether_the_last_attempt_succeeded,
             // webhook health

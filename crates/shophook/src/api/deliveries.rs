@@ -43,7 +43,7 @@ pub struct Delivery {
     /// Event subject.
     pub subject: Option<String>,
     /// Status.
-    pub status: String,
+    pub status: DeliveryStatus,
     /// Whether it waits for its webhook to be resumed.
     pub held: bool,
     /// Attempts made.
@@ -91,16 +91,80 @@ pub struct DeliveryWithAttempts {
     #[serde(flatten)]
     pub delivery: Delivery,
     /// Its attempts, oldest first; each with the request as sent.
-    pub attempts: Vec<Attempt>,
+    pub attempts: Vec<AttemptView>,
 }
 
-/// An attempt as the API shows it; a body not recorded is the event's envelope.
-pub fn attempt_view(a: &Attempt, envelope: &str) -> Attempt {
-    let mut a = a.clone();
-    if a.request.body.is_none() {
-        a.request.body = Some(envelope.to_string());
+/// One HTTP request of a delivery, as the API shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AttemptView {
+    /// `att_` + ULID.
+    pub id: String,
+    /// 1-based attempt number.
+    pub number: u32,
+    /// When the request started.
+    #[schema(value_type = String, format = DateTime)]
+    pub started_at: jiff::Timestamp,
+    /// How long it took.
+    pub duration_ms: u32,
+    /// What was sent.
+    pub request: RequestView,
+    /// What came back, if anything.
+    pub response: Option<ResponseView>,
+    /// Why it failed, if it did (network error, unexpected status, refused target…).
+    pub error: Option<String>,
+}
+
+/// The request of an attempt.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RequestView {
+    /// Method.
+    pub method: String,
+    /// Final URL.
+    pub url: String,
+    /// Headers as sent (secrets masked), as `[name, value]` pairs.
+    #[schema(schema_with = crate::api::openapi::header_pairs)]
+    pub headers: Vec<(String, String)>,
+    /// The body as sent.
+    pub body: String,
+}
+
+/// The response of an attempt.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ResponseView {
+    /// Status code.
+    pub status: u16,
+    /// Headers, as `[name, value]` pairs.
+    #[schema(schema_with = crate::api::openapi::header_pairs)]
+    pub headers: Vec<(String, String)>,
+    /// First 64 KiB of the body (lossy UTF-8).
+    pub body: String,
+}
+
+/// An attempt as the API shows it; a body not recorded is the event's envelope
+/// (what was sent: the store keeps a body only when it differs).
+pub fn attempt_view(a: &Attempt, envelope: &str) -> AttemptView {
+    AttemptView {
+        id: a.id.clone(),
+        number: a.number,
+        started_at: a.started_at,
+        duration_ms: a.duration_ms,
+        request: RequestView {
+            method: a.request.method.clone(),
+            url: a.request.url.clone(),
+            headers: a.request.headers.clone(),
+            body: a
+                .request
+                .body
+                .clone()
+                .unwrap_or_else(|| envelope.to_string()),
+        },
+        response: a.response.as_ref().map(|r| ResponseView {
+            status: r.status,
+            headers: r.headers.clone(),
+            body: r.body.clone(),
+        }),
+        error: a.error.clone(),
     }
-    a
 }
 
 const PARAMS: &[&str] = &[

@@ -55,26 +55,10 @@ struct Preview {
     /// The URL with placeholders filled.
     url: String,
     /// Headers in order, as `[name, value]` pairs.
-    #[schema(schema_with = header_pairs)]
+    #[schema(schema_with = crate::api::openapi::header_pairs)]
     headers: Vec<(String, String)>,
     /// The body.
     body: String,
-}
-
-/// `[[name, value], …]`: each pair as an array of exactly two strings. (The derive
-/// writes a tuple as `prefixItems` with `items: false`, valid OpenAPI 3.1 that
-/// Schemathesis 4 cannot read, so it could not test this operation.)
-fn header_pairs() -> utoipa::openapi::schema::Array {
-    use utoipa::openapi::RefOr;
-    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, Type};
-    let pair = ArrayBuilder::new()
-        .items(ObjectBuilder::new().schema_type(Type::String))
-        .min_items(Some(2))
-        .max_items(Some(2))
-        .build();
-    ArrayBuilder::new()
-        .items(RefOr::T(Schema::from(pair)))
-        .build()
 }
 
 /// Renders the exact request this webhook would send for an event — URL, headers,

@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use shophook_core::webhook::{WebhookConfig, WebhookInput, WebhookStatus};
-use shophook_store::{Attempt, StoredWebhook};
+use shophook_store::StoredWebhook;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -306,7 +306,7 @@ struct TestSent {
     /// Its status after the attempt: `succeeded`, `failed` (retrying) or `dead`.
     status: &'static str,
     /// The attempt: request sent, response received.
-    attempt: Attempt,
+    attempt: super::deliveries::AttemptView,
 }
 
 /// Sends `webhook.test` to this webhook now, whatever its filters or status, and

@@ -151,7 +151,7 @@ async fn list(
                 .get(&d.webhook_id)
                 .cloned()
                 .unwrap_or_else(|| format!("{} (deleted)", d.webhook_id)),
-            status: d.status.clone(),
+            status: d.status.to_string(),
             attempts: d.attempts,
             last: match (d.last_status_code, &d.last_error) {
                 (Some(c), _) => format!("HTTP {c}"),

@@ -15,7 +15,7 @@ use axum::routing::{get, post};
 use jiff::SignedDuration;
 use shophook_core::event::EventType;
 use shophook_core::webhook::WebhookInput;
-use shophook_store::{DeliveryFilter, StoredWebhook};
+use shophook_store::{StoredWebhook, WebhookStats};
 
 use super::form::WebhookForm;
 use super::session::Session;
@@ -125,44 +125,24 @@ fn form_page(
     }
 }
 
-async fn row(s: &AppState, w: &StoredWebhook) -> Result<Row, UiError> {
-    let since = s
-        .clock
-        .now()
-        .checked_sub(SignedDuration::from_hours(24))
-        .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
-    let recent = s
-        .store
-        .list_deliveries(
-            &w.account_id,
-            DeliveryFilter {
-                webhook: Some(w.id.clone()),
-                limit: 500,
-                ..Default::default()
-            },
-        )
-        .await?;
-    let last = recent
-        .iter()
-        .find(|d| d.attempts > 0)
-        .map(|d| match d.last_status_code {
-            Some(code) => format!("{} · HTTP {code}", d.status),
-            None => d.status.clone(),
+/// A webhook's row: its last attempt and its success rate over the last 24 hours,
+/// from the store's per-hour tallies (`stats`; `None` before any attempt).
+fn row(w: &StoredWebhook, stats: Option<&WebhookStats>) -> Row {
+    let last = stats
+        .and_then(|s| s.last.as_ref())
+        .map(|l| match l.code {
+            Some(code) => format!("{} · HTTP {code}", l.status),
+            None => l.status.to_string(),
         })
         .unwrap_or_else(|| "—".into());
-    let day: Vec<_> = recent
-        .iter()
-        .filter(|d| {
-            d.created_at >= since && matches!(d.status.as_str(), "succeeded" | "failed" | "dead")
-        })
-        .collect();
-    let rate = if day.is_empty() {
-        "—".into()
-    } else {
-        let ok = day.iter().filter(|d| d.status == "succeeded").count();
-        format!("{:.0} %", 100.0 * ok as f64 / day.len() as f64)
+    let rate = match stats {
+        Some(s) if s.succeeded + s.failed > 0 => format!(
+            "{:.0} %",
+            100.0 * s.succeeded as f64 / (s.succeeded + s.failed) as f64
+        ),
+        _ => "—".into(),
     };
-    Ok(Row {
+    Row {
         id: w.id.clone(),
         name: w.config.name.clone(),
         url: w.config.url.clone(),
@@ -170,7 +150,7 @@ async fn row(s: &AppState, w: &StoredWebhook) -> Result<Row, UiError> {
         status: w.status.as_str().into(),
         last,
         rate,
-    })
+    }
 }
 
 async fn list(
@@ -179,10 +159,25 @@ async fn list(
     Path(account): Path<String>,
 ) -> Result<Response, UiError> {
     let nav = guard(&s, &session, &account, "webhooks").await?;
-    let mut rows = Vec::new();
-    for w in s.store.list_webhooks(&nav.account).await? {
-        rows.push(row(&s, &w).await?);
-    }
+    let since = s
+        .clock
+        .now()
+        .checked_sub(SignedDuration::from_hours(24))
+        .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+    let stats: HashMap<String, WebhookStats> = s
+        .store
+        .webhook_stats(&nav.account, since)
+        .await?
+        .into_iter()
+        .map(|st| (st.webhook_id.clone(), st))
+        .collect();
+    let rows = s
+        .store
+        .list_webhooks(&nav.account)
+        .await?
+        .iter()
+        .map(|w| row(w, stats.get(&w.id)))
+        .collect();
     Ok(render(&ListPage { nav, rows }))
 }
 

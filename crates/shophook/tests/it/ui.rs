@@ -616,3 +616,61 @@ async fn forms_need_the_csrf_token_and_revoked_keys_end_sessions() {
     let _ = ADMIN_KEY;
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_webhook_list_shows_the_last_attempt_and_the_days_success_rate() {
+    let app = TestApp::spawn().await;
+    let key = app.account("acme").await;
+    let receiver = TestReceiver::start().await;
+    app.webhook(
+        "acme",
+        json!({"url": receiver.url("/in"), "events": ["order.created"], "name": "Shop ERP"}),
+    )
+    .await;
+    let cookie = cookie_for(&app, &key).await;
+    let row = || async {
+        let page = reqwest::Client::new()
+            .get(app.url("/a/acme/webhooks"))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let start = page.find("Shop ERP").expect("the webhook's row");
+        let end = page[start..].find("</tr>").expect("the row ends") + start;
+        page[start..end].to_string()
+    };
+    let cells = |row: &str| {
+        row.split("<td>")
+            .skip(1)
+            .map(|c| c.split("</td>").next().unwrap_or("").trim().to_string())
+            .collect::<Vec<_>>()
+    };
+    let before = cells(&row().await);
+    assert_eq!(before[before.len() - 2..], ["—", "—"], "{before:?}");
+
+    let send = |id: &str| json!({"type": "order.created", "data": {"order": {"id": id}}});
+    app.event("acme", send("1")).await;
+    let first = app.deliveries("acme", "").await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.wait_status("acme", &first, "succeeded").await;
+    receiver.set_default(500);
+    app.event("acme", send("2")).await;
+    let second = app.deliveries("acme", "").await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_ne!(first, second);
+    app.wait_status("acme", &second, "failed").await;
+    let after = cells(&row().await);
+    assert_eq!(
+        after[after.len() - 2..],
+        ["failed · HTTP 500", "50 %"],
+        "{after:?}"
+    );
+    app.stop().await;
+}

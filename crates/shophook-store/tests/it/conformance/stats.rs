@@ -197,3 +197,154 @@ pub async fn a_claim_says_whether_the_last_attempt_succeeded(store: Backend) {
     );
     assert_eq!(replayed.attempts, 2);
 }
+
+/// Stats of one webhook as (succeeded, failed, last status, last code).
+async fn webhook_stats_of(
+    store: &dyn Store,
+    account: &str,
+    since: Timestamp,
+) -> Vec<(String, u64, u64, Option<(String, Option<u16>)>)> {
+    store
+        .webhook_stats(account, since)
+        .await
+        .expect("reading webhook stats")
+        .into_iter()
+        .map(|s| {
+            (
+                s.webhook_id,
+                s.succeeded,
+                s.failed,
+                s.last.map(|l| (l.status.to_string(), l.code)),
+            )
+        })
+        .collect()
+}
+
+pub async fn webhook_stats_count_attempts_per_hour_and_name_the_last(store: Backend) {
+    given_account(&*store, "acme", "Acme").await;
+    given_account(&*store, "globex", "Globex").await;
+    let busy = given_webhook(&*store, "acme", json!({"events": ["order.created"]})).await;
+    let quiet = given_webhook(&*store, "acme", json!({"events": ["order.paid"]})).await;
+    let theirs = given_webhook(&*store, "globex", json!({"events": ["order.created"]})).await;
+    assert_eq!(
+        webhook_stats_of(&*store, "acme", t(0)).await,
+        [
+            (busy.id.clone(), 0, 0, None),
+            (quiet.id.clone(), 0, 0, None)
+        ],
+        "every webhook of the account, none attempted yet"
+    );
+
+    // Day one: a failure, then its retry succeeds; a second delivery dies. One
+    // record batch holds two outcomes, as the worker's recorder groups them.
+    let day = 24 * 60;
+    let first = one_delivery(&*store, order_created("acme", "1", t(0))).await;
+    let second = one_delivery(&*store, order_created("acme", "2", t(0))).await;
+    one_delivery(&*store, order_created("globex", "1", t(0))).await;
+    record(
+        &*store,
+        &first,
+        Some(attempt(1, t(1), Some(503))),
+        NextState::Retry(t(5)),
+        t(1),
+    )
+    .await;
+    let update = |id: &str, a, next, now| DeliveryUpdate {
+        delivery_id: id.to_string(),
+        attempt: Some(a),
+        next,
+        now,
+        claim: None,
+    };
+    store
+        .record(vec![
+            update(
+                &first,
+                attempt(2, t(6), Some(200)),
+                NextState::Succeeded,
+                t(6),
+            ),
+            update(
+                &second,
+                attempt(1, t(7), None),
+                NextState::Dead("gave up".into()),
+                t(7),
+            ),
+        ])
+        .await
+        .expect("recording a batch");
+    // An outcome without an attempt (skipped) is no attempt.
+    let third = one_delivery(&*store, order_created("acme", "3", t(8))).await;
+    record(
+        &*store,
+        &third,
+        None,
+        NextState::Skipped("conditions no longer hold".into()),
+        t(8),
+    )
+    .await;
+    assert_eq!(
+        webhook_stats_of(&*store, "acme", t(0)).await,
+        [
+            (busy.id.clone(), 1, 2, Some(("dead".into(), None))),
+            (quiet.id.clone(), 0, 0, None)
+        ]
+    );
+    assert_eq!(
+        webhook_stats_of(&*store, "globex", t(0)).await,
+        [(theirs.id.clone(), 0, 0, None)],
+        "another account's attempts are its own"
+    );
+
+    // A day later one more success: the window counts only the last 24 hours;
+    // the last attempt is the newest whatever the window.
+    let later = one_delivery(&*store, order_created("acme", "4", t(day + 60))).await;
+    record(
+        &*store,
+        &later,
+        Some(attempt(1, t(day + 61), Some(204))),
+        NextState::Succeeded,
+        t(day + 61),
+    )
+    .await;
+    assert_eq!(
+        webhook_stats_of(&*store, "acme", t(day + 61 - day)).await,
+        [
+            (busy.id.clone(), 1, 0, Some(("succeeded".into(), Some(204)))),
+            (quiet.id.clone(), 0, 0, None)
+        ],
+        "since an hour after the first attempts"
+    );
+    assert_eq!(
+        webhook_stats_of(&*store, "acme", t(0)).await[0].1,
+        2,
+        "both successes since the start"
+    );
+
+    // Retention purges the tallies with the history; a deleted webhook's
+    // outcomes recorded late are not tallied.
+    store.purge(t(day), 1000).await.expect("purging");
+    assert_eq!(
+        webhook_stats_of(&*store, "acme", t(0)).await[0],
+        (busy.id.clone(), 1, 0, Some(("succeeded".into(), Some(204))))
+    );
+    let orphan = one_delivery(&*store, order_created("acme", "5", t(day + 70))).await;
+    assert!(
+        store
+            .delete_webhook("acme", &busy.id, t(day + 71))
+            .await
+            .unwrap()
+    );
+    record(
+        &*store,
+        &orphan,
+        Some(attempt(1, t(day + 72), Some(200))),
+        NextState::Succeeded,
+        t(day + 72),
+    )
+    .await;
+    assert_eq!(
+        webhook_stats_of(&*store, "acme", t(0)).await,
+        [(quiet.id.clone(), 0, 0, None)]
+    );
+}
