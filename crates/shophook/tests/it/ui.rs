@@ -316,6 +316,58 @@ async fn a_merchant_clicks_through_the_ui_in_chromium() {
         .unwrap();
     wait_text(&driver, ".badge", "active").await;
 
+    // a delivery schedule: Mon–Fri 08:00–16:00 in one window, ticked and saved
+    driver
+        .find(By::LinkText("Warehouse"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for(&driver, "input[name=sched_on]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let tz = driver.find(By::Id("sched_tz")).await.unwrap();
+    tz.clear().await.unwrap();
+    tz.send_keys("Europe/Warsaw").await.unwrap();
+    for day in ["mon", "tue", "wed", "thu", "fri"] {
+        driver
+            .find(By::Css(format!("#windows .window:first-child input[type=checkbox][value={day}]")))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+    }
+    for (field, at) in [("from", "08:00"), ("to", "16:00")] {
+        let input = driver
+            .find(By::Css(format!("#windows .window:first-child input[name$=_{field}]")))
+            .await
+            .unwrap();
+        input.clear().await.unwrap();
+        input.send_keys(at).await.unwrap();
+    }
+    driver
+        .find(By::Css("#webhook-form > button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_text(&driver, "table", "Warehouse").await;
+    let (_, hooks) = app
+        .admin(Method::GET, "/v1/accounts/acme/webhooks", None)
+        .await;
+    assert_eq!(
+        hooks["data"][0]["schedule"],
+        json!({"timezone": "Europe/Warsaw", "windows": [
+            {"days": ["mon", "tue", "wed", "thu", "fri"], "from": "08:00", "to": "16:00"}
+        ]}),
+        "{hooks}"
+    );
+
     // the phone-sized layout has no horizontal scrolling
     driver.set_window_rect(0, 0, 360, 740).await.unwrap();
     let shot = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("shophook-ui-360.png");
