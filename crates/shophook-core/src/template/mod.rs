@@ -177,12 +177,44 @@ fn position(source: &str, e: &Error) -> (Option<usize>, Option<usize>) {
     (line, column)
 }
 
+/// The expression an undefined-value error points at (`order.customer.email`), if
+/// its span is a plain one-line expression.
+fn undefined_expression(source: &str, e: &Error) -> Option<String> {
+    let r = e.range()?;
+    // the span starts at the failing attribute (`.customer.email`): take in the
+    // path before it (`order`)
+    let head = source.get(..r.start)?;
+    let start = head
+        .char_indices()
+        .rev()
+        .take_while(|(_, c)| c.is_alphanumeric() || "._[]'\"".contains(*c))
+        .last()
+        .map_or(r.start, |(i, _)| i);
+    let text = source.get(start..r.end)?.trim();
+    let plain = !text.is_empty()
+        && text.len() <= 200
+        && !text.contains('\n')
+        && text
+            .chars()
+            .all(|c| c.is_alphanumeric() || "._[]'\"*- ".contains(c));
+    plain.then(|| text.to_string())
+}
+
 fn to_error(source: &str, e: &Error) -> TemplateError {
     let (line, column) = position(source, e);
     let what = match e.kind() {
         ErrorKind::OutOfFuel => {
             "the template takes too many steps (an endless or very long loop?)".to_string()
         }
+        ErrorKind::UndefinedError => match undefined_expression(source, e) {
+            Some(expr) => {
+                let parent = expr.rsplit_once('.').map_or(expr.as_str(), |(p, _)| p);
+                format!(
+                    "`{expr}` is undefined: this event has no such value (guard it with `{{% if {parent} is defined %}}…{{% endif %}}`, or give a missing value a default: `{{{{ {expr} | default(\"\") }}}}` when only its last part may be missing)"
+                )
+            }
+            None => "a value is undefined: this event has no such value (use the `default` filter, or test it with `is defined`)".to_string(),
+        },
         _ => match e.detail() {
             Some(d) => format!("{}: {d}", e.kind()),
             None => e.kind().to_string(),
@@ -340,6 +372,39 @@ mod tests {
         assert_eq!(e.line, Some(2));
         assert!(e.column.is_some());
         assert!(e.message.starts_with("line 2, column"), "{}", e.message);
+    }
+    #[test]
+    fn an_undefined_value_is_named_with_its_line() {
+        let ctx = serde_json::json!({"order": {"id": "1001"}});
+        let e = render(
+            "Order {{ order.id }}\nMail: {{ order.customer.email }}",
+            &ctx,
+        )
+        .unwrap_err();
+        assert_eq!(e.line, Some(2), "{}", e.message);
+        assert!(
+            e.message.contains("`order.customer.email` is undefined"),
+            "{}",
+            e.message
+        );
+        // what the message suggests renders
+        assert!(
+            e.message.contains("{% if order.customer is defined %}"),
+            "{}",
+            e.message
+        );
+        assert_eq!(
+            render(
+                "{% if order.customer is defined %}{{ order.customer.email }}{% endif %}",
+                &ctx
+            )
+            .unwrap(),
+            ""
+        );
+        assert_eq!(
+            render("{{ order.note | default(\"none\") }}", &ctx).unwrap(),
+            "none"
+        );
     }
 
     #[test]

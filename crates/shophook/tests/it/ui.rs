@@ -334,7 +334,9 @@ async fn a_merchant_clicks_through_the_ui_in_chromium() {
     tz.send_keys("Europe/Warsaw").await.unwrap();
     for day in ["mon", "tue", "wed", "thu", "fri"] {
         driver
-            .find(By::Css(format!("#windows .window:first-child input[type=checkbox][value={day}]")))
+            .find(By::Css(format!(
+                "#windows .window:first-child input[type=checkbox][value={day}]"
+            )))
             .await
             .unwrap()
             .click()
@@ -343,7 +345,9 @@ async fn a_merchant_clicks_through_the_ui_in_chromium() {
     }
     for (field, at) in [("from", "08:00"), ("to", "16:00")] {
         let input = driver
-            .find(By::Css(format!("#windows .window:first-child input[name$=_{field}]")))
+            .find(By::Css(format!(
+                "#windows .window:first-child input[name$=_{field}]"
+            )))
             .await
             .unwrap();
         input.clear().await.unwrap();
