@@ -366,6 +366,12 @@ mod tests {
                     ids.insert(id.to_string()),
                     "{method} {path}: operationId {id} repeats"
                 );
+                assert!(
+                    crate::api::openapi::OPERATION_IDS
+                        .iter()
+                        .any(|(m, p, named)| m == method && p == path && *named == id),
+                    "{method} {path}: name its operationId (`{id}`) in api::openapi::OPERATION_IDS, as a user would type it"
+                );
                 let responses = op["responses"].as_object().unwrap();
                 for status in ["400", "404", "422", "503"] {
                     assert!(responses.contains_key(status), "{method} {path}: {status}");

@@ -78,8 +78,8 @@ fn unreachable_postgres<T>(why: &str) -> Option<T> {
             shophook_testdb::base_url()
         );
     }
-    eprintln!(
-        "skipped: PostgreSQL conformance suite (start PostgreSQL or set SHOPHOOK_TEST_POSTGRES)"
+    crate::skipped!(
+        "PostgreSQL conformance suite (start PostgreSQL or set SHOPHOOK_TEST_POSTGRES)"
     );
     None
 }
@@ -359,4 +359,21 @@ mod postgres_nodes {
         assert_eq!(claimed.len(), 20, "one checkout.abandoned per checkout");
         assert_eq!(all_deliveries(&*a, "acme").await.len(), 20);
     }
+}
+
+/// Says a check was skipped and how to enable it, once per message. Written to
+/// stderr directly, so it shows under `cargo test` too (the harness hides a
+/// passing test's `eprintln!`); the line starts with `skipped: `.
+#[macro_export]
+macro_rules! skipped {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        static SAID: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+        let line = format!("skipped: {}", format_args!($($arg)*));
+        let mut said = SAID.lock().unwrap_or_else(|e| e.into_inner());
+        if !said.contains(&line) {
+            let _ = writeln!(std::io::stderr(), "{line}");
+            said.push(line);
+        }
+    }};
 }

@@ -449,8 +449,8 @@ fn python_standardwebhooks() -> bool {
             std::env::var("SHOPHOOK_REQUIRE_PYTHON").as_deref() != Ok("1"),
             "SHOPHOOK_REQUIRE_PYTHON=1 but python3 cannot import standardwebhooks (pip install standardwebhooks)"
         );
-        eprintln!(
-            "skipped: the standardwebhooks PyPI interop check (pip install standardwebhooks to run it)"
+        crate::skipped!(
+            "the standardwebhooks PyPI interop check (pip install standardwebhooks to run it)"
         );
     }
     ok

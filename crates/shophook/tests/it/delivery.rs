@@ -40,9 +40,7 @@ fn verify_with_python(secret: &str, id: &str, ts: &str, body: &[u8], sig: &str) 
                 "SHOPHOOK_REQUIRE_PYTHON=1 but python3 cannot import standardwebhooks (pip install standardwebhooks)"
             );
         }
-        eprintln!(
-            "skipped: the standardwebhooks PyPI check (pip install standardwebhooks to run it)"
-        );
+        crate::skipped!("the standardwebhooks PyPI check (pip install standardwebhooks to run it)");
         return None;
     }
     let input = json!({"secret": secret, "id": id, "ts": ts, "sig": sig, "body": String::from_utf8_lossy(body)}).to_string();

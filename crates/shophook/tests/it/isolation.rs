@@ -18,45 +18,41 @@ use crate::support::{ADMIN_KEY, TestApp, TestReceiver, assert_error};
 /// account", and these are not an account's own business. An account key gets 403
 /// on them whichever account it names, without a lookup, so nothing is learnt.
 const OPERATOR_ONLY: &[&str] = &[
-    "accounts_create",
-    "accounts_list",
-    "accounts_show",
-    "accounts_update",
-    "accounts_remove",
-    "accounts_create_key",
-    "accounts_delete_key",
-    "accounts_portal_link",
-    "accounts_end_portal_sessions",
+    "createAccount",
+    "listAccounts",
+    "getAccount",
+    "updateAccount",
+    "deleteAccount",
+    "createKey",
+    "deleteKey",
+    "createPortalLink",
+    "endPortalSessions",
 ];
 
 /// Writes by an id the shop chooses (its own order number, SKU…): under B's path
 /// they write B's own resource of that id, so they succeed and A's stays as it was.
-const OWN_NAMESPACE: &[&str] = &[
-    "snapshots_put_order",
-    "snapshots_put_checkout",
-    "snapshots_put_product",
-];
+const OWN_NAMESPACE: &[&str] = &["putOrder", "putCheckout", "putProduct"];
 
 /// A minimal valid body for each operation that takes one; `url` is where a
 /// created webhook would send (the caller's own receiver).
 fn body_recipe(operation: &str, url: &str) -> Option<Value> {
     Some(match operation {
-        "accounts_create" => json!({"id": "made-by-sweep", "name": "Made"}),
-        "accounts_update" => json!({"name": "Renamed", "abandon_after_minutes": 5}),
-        "accounts_create_key" => json!({"name": "sweep"}),
-        "webhooks_create" => json!({"url": url, "events": ["*"]}),
-        "webhooks_update" => json!({"url": url, "name": "pwned", "status": "paused"}),
-        "webhooks_resume" => json!({"discard_held": true}),
-        "webhooks_rotate_secret" => json!({}),
-        "webhooks_replay_route" => json!({"since": "2000-01-01T00:00:00Z"}),
-        "webhooks_preview" => json!({"event_type": "order.created"}),
-        "events_create" => {
+        "createAccount" => json!({"id": "made-by-sweep", "name": "Made"}),
+        "updateAccount" => json!({"name": "Renamed", "abandon_after_minutes": 5}),
+        "createKey" => json!({"name": "sweep"}),
+        "createWebhook" => json!({"url": url, "events": ["*"]}),
+        "updateWebhook" => json!({"url": url, "name": "pwned", "status": "paused"}),
+        "resumeWebhook" => json!({"discard_held": true}),
+        "rotateWebhookSecret" => json!({}),
+        "replayWebhook" => json!({"since": "2000-01-01T00:00:00Z"}),
+        "previewWebhook" => json!({"event_type": "order.created"}),
+        "createEvent" => {
             json!({"type": "order.created", "data": {"order": {"id": "planted"}}})
         }
-        "rest_hooks_subscribe" => json!({"target_url": url, "event": "order.paid"}),
-        "snapshots_put_order" => json!({"status": "planted", "total": "1.00"}),
-        "snapshots_put_checkout" => json!({"status": "open", "total": "1.00"}),
-        "snapshots_put_product" => json!({"name": "Planted", "stock": 0}),
+        "subscribeHook" => json!({"target_url": url, "event": "order.paid"}),
+        "putOrder" => json!({"status": "planted", "total": "1.00"}),
+        "putCheckout" => json!({"status": "open", "total": "1.00"}),
+        "putProduct" => json!({"name": "Planted", "stock": 0}),
         _ => return None,
     })
 }
@@ -64,7 +60,7 @@ fn body_recipe(operation: &str, url: &str) -> Option<Value> {
 /// A value for each required query parameter, by operation and name.
 fn query_recipe(operation: &str, name: &str) -> Option<&'static str> {
     match (operation, name) {
-        ("rest_hooks_sample", "event") => Some("order.paid"),
+        ("getHookSample", "event") => Some("order.paid"),
         _ => None,
     }
 }
@@ -393,7 +389,7 @@ async fn another_accounts_key_reaches_nothing() {
         (
             o.method == Method::DELETE,
             o.operator_only(),
-            o.id == "accounts_remove",
+            o.id == "deleteAccount",
         )
     });
     for op in &control {

@@ -33,3 +33,20 @@ mod tenants;
 mod ui;
 mod ui_security;
 mod webhooks;
+
+/// Says a check was skipped and how to enable it, once per message. Written to
+/// stderr directly, so it shows under `cargo test` too (the harness hides a
+/// passing test's `eprintln!`); the line starts with `skipped: `.
+#[macro_export]
+macro_rules! skipped {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        static SAID: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+        let line = format!("skipped: {}", format_args!($($arg)*));
+        let mut said = SAID.lock().unwrap_or_else(|e| e.into_inner());
+        if !said.contains(&line) {
+            let _ = writeln!(std::io::stderr(), "{line}");
+            said.push(line);
+        }
+    }};
+}

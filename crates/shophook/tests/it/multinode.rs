@@ -315,7 +315,7 @@ async fn a_database_restart_loses_nothing_and_answers_503_meanwhile() {
             !postgres_required(),
             "SHOPHOOK_REQUIRE_POSTGRES=1 but `pg_ctlcluster 15 main` cannot control the local PostgreSQL"
         );
-        eprintln!("skipped: PostgreSQL restart (needs the local cluster: pg_ctlcluster 15 main)");
+        crate::skipped!("PostgreSQL restart (needs the local cluster: pg_ctlcluster 15 main)");
         return;
     }
     let _restarted = RunningAgain;

@@ -39,7 +39,7 @@ impl PhpReceiver {
             if std::env::var("SHOPHOOK_REQUIRE_PHP").as_deref() == Ok("1") {
                 panic!("SHOPHOOK_REQUIRE_PHP=1 but php is not installed (apt-get install php-cli)");
             }
-            eprintln!("skipped: PHP receiver checks (apt-get install php-cli to run them)");
+            crate::skipped!("PHP receiver checks (apt-get install php-cli to run them)");
             return None;
         }
         let dir = tempfile::tempdir().unwrap();

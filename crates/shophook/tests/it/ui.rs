@@ -39,7 +39,7 @@ fn chromedriver() -> Option<Driver> {
                 "SHOPHOOK_REQUIRE_BROWSER=1 but chromedriver is missing (apt-get install chromium chromium-driver)"
             );
         }
-        eprintln!("skipped: browser tests (apt-get install chromium chromium-driver to run them)");
+        crate::skipped!("browser tests (apt-get install chromium chromium-driver to run them)");
         return None;
     }
     let port = std::net::TcpListener::bind("127.0.0.1:0")

@@ -38,7 +38,7 @@ impl TestDatabase {
                     !postgres_required(),
                     "SHOPHOOK_REQUIRE_POSTGRES=1 but PostgreSQL is unreachable at {admin_url}: {why}"
                 );
-                eprintln!("skipped: {suite} (start PostgreSQL or set SHOPHOOK_TEST_POSTGRES)");
+                crate::skipped!("{suite} (start PostgreSQL or set SHOPHOOK_TEST_POSTGRES)");
                 return None;
             }
             Err(e) => panic!("creating a test database: {e}"),
