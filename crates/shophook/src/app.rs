@@ -45,6 +45,18 @@ impl App {
 
     /// [`App::build`] with another clock (tests, simulations).
     pub async fn build_with_clock(args: ServeArgs, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
+        // What can be refused without touching the database is refused first: a
+        // busy port or a short operator key leaves the database as it was.
+        let listener = listen(args.listen).with_context(|| {
+            format!(
+                "cannot listen on {} (is another shophook running? choose another with --listen)",
+                args.listen
+            )
+        })?;
+        let addr = listener.local_addr()?;
+        if let Some(key) = args.admin_key.as_deref() {
+            check_admin_key(key)?;
+        }
         let sealer = match args.encryption_key.as_deref() {
             Some(key) => Sealer::from_base64_key(key)
                 .map_err(|e| anyhow::anyhow!("--encryption-key: {e}"))?,
@@ -131,9 +143,6 @@ impl App {
                 disable_after: args.disable_after,
             },
         ));
-        let listener =
-            listen(args.listen).with_context(|| format!("cannot listen on {}", args.listen))?;
-        let addr = listener.local_addr()?;
         let state = Arc::new(AppState {
             ingester: crate::batch::ingester(store.clone()),
             store,
@@ -241,16 +250,21 @@ pub fn router(state: Arc<AppState>) -> axum::Router {
         .with_state(state)
 }
 
+fn check_admin_key(key: &str) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        key.len() >= 16,
+        "SHOPHOOK_ADMIN_KEY must be at least 16 characters"
+    );
+    Ok(())
+}
+
 async fn admin_key(
     store: &dyn Store,
     given: Option<&str>,
     hasher: &crate::ids::KeyHasher,
 ) -> anyhow::Result<(String, Option<String>)> {
     if let Some(key) = given {
-        anyhow::ensure!(
-            key.len() >= 16,
-            "SHOPHOOK_ADMIN_KEY must be at least 16 characters"
-        );
+        check_admin_key(key)?;
         return Ok((hasher.hash(key), None));
     }
     if let Some(hash) = store.setting(ADMIN_KEY_SETTING).await? {

@@ -8,7 +8,15 @@ use clap::Parser;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-fn main() -> anyhow::Result<std::process::ExitCode> {
+/// An error ends the process with one line naming it and its causes (`error:
+/// cannot listen on 127.0.0.1:8080 (…): Address in use`), never a backtrace.
+fn main() -> std::process::ExitCode {
     let cli = shophook::cli::Cli::parse();
-    shophook::cli::run(cli)
+    match shophook::cli::run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
 }

@@ -146,7 +146,9 @@ async fn serve(mut args: crate::config::ServeArgs) -> anyhow::Result<()> {
     }
     let addr = app.addr();
     tracing::info!(%database, "storage ready");
-    tracing::info!("API at http://{addr}/v1 — health at http://{addr}/healthz");
+    tracing::info!(
+        "web UI at http://{addr}/ — API at http://{addr}/v1 (reference at http://{addr}/docs) — metrics at http://{addr}/metrics — health at http://{addr}/healthz"
+    );
     let shutdown = CancellationToken::new();
     let signals = shutdown.clone();
     tokio::spawn(async move {

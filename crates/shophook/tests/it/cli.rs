@@ -727,3 +727,35 @@ fn help_never_prints_a_secret_from_the_environment() {
         }
     }
 }
+
+#[test]
+fn serve_on_a_busy_port_fails_in_one_line_before_touching_the_database() {
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = busy.local_addr().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("shophook.db");
+    let out = Command::new(BIN)
+        .args(["serve", "--listen", &addr.to_string()])
+        .arg("--database")
+        .arg(format!("sqlite://{}", db.display()))
+        .env("SHOPHOOK_ADMIN_KEY", ADMIN_KEY)
+        // even where a developer asks for backtraces, an operator error is a line
+        .env("RUST_BACKTRACE", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "{stderr}");
+    assert!(
+        lines[0].starts_with(&format!("error: cannot listen on {addr}")),
+        "{stderr}"
+    );
+    assert!(
+        !db.exists(),
+        "the database was created before the port was checked"
+    );
+    drop(busy);
+}

@@ -207,15 +207,30 @@ async fn every_readme_example_runs_against_the_real_server() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    // The examples' events reached the receiver: the quick start's order.paid (its
-    // condition holds) and the listener walk-through's.
-    let got = rx.wait_for(2).await;
+    // The examples' events reached the receiver: the five minutes' order.paid of the
+    // snapshot (its condition holds; the order.created is not for that webhook), the
+    // posted one, and the listener walk-through's — each signed with the secret the
+    // examples give `shophook listen`.
+    let got = rx.wait_for(3).await;
     assert!(
         got.iter().all(|r| r.json()["type"] == "order.paid"),
         "{:?}",
         got.iter()
             .map(|r| r.json()["type"].clone())
             .collect::<Vec<Value>>()
+    );
+    let secret = shophook_verify::Secret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
+    for r in &got {
+        assert!(
+            shophook_verify::verify_headers_now(&secret, &r.headers, &r.body).is_ok(),
+            "{} is not signed with the examples' secret",
+            r.uri
+        );
+    }
+    assert!(
+        got.iter().any(|r| r.uri.ends_with("/in?order=1001")),
+        "{:?}",
+        got.iter().map(|r| &r.uri).collect::<Vec<_>>()
     );
     app.stop().await;
 }
