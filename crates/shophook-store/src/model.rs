@@ -321,6 +321,19 @@ pub struct RequestRecord {
     /// Body, when it differs from the event's JSON envelope.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
+    /// Whether the request went out: `false` when the attempt failed before
+    /// sending (its template failed, its URL was refused); then only the method
+    /// and the configured URL are recorded.
+    #[serde(default = "sent", skip_serializing_if = "is_sent")]
+    pub sent: bool,
+}
+
+fn sent() -> bool {
+    true
+}
+
+fn is_sent(sent: &bool) -> bool {
+    *sent
 }
 
 /// The response of an attempt.

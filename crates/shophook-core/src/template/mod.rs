@@ -305,6 +305,31 @@ pub fn sample_context() -> Value {
     })
 }
 
+/// [`sample_context`] with resources that carry only their id: what a real event
+/// about a sparse order (no customer, no items yet) gives a template.
+pub fn sparse_context() -> Value {
+    let mut ctx = sample_context();
+    ctx["order"] = json!({"id": "1001"});
+    ctx["checkout"] = json!({"id": "c-1"});
+    ctx["product"] = json!({"id": "p-1"});
+    ctx
+}
+
+/// A warning, not an error: what rendering says about an order, checkout or
+/// product that has only its id, when the template fails on that but renders the
+/// full sample (save-time checks accept it; some real events would end `dead`).
+pub fn sparse_warning(source: &str) -> Option<String> {
+    if render(source, &sample_context()).is_err() {
+        return None; // an error, reported as such
+    }
+    render(source, &sparse_context()).err().map(|e| {
+        format!(
+            "an order, checkout or product that has only its id fails this template: {}",
+            e.message
+        )
+    })
+}
+
 /// Save-time check: compiles and renders against [`sample_context`], so syntax
 /// errors, unknown filters and runaway loops are reported before anything is sent.
 pub fn check(source: &str) -> Result<(), TemplateError> {
@@ -373,6 +398,26 @@ mod tests {
         assert!(e.column.is_some());
         assert!(e.message.starts_with("line 2, column"), "{}", e.message);
     }
+    #[test]
+    fn a_template_that_needs_more_than_an_id_is_warned_about() {
+        let needy = "{{ order.customer.email }}";
+        check(needy).unwrap();
+        let w = sparse_warning(needy).expect("a warning");
+        assert!(w.contains("`order.customer.email` is undefined"), "{w}");
+        for fine in [
+            "{{ order.id }}",
+            "{% if order.customer is defined %}{{ order.customer.email }}{% endif %}",
+            "{{ order.note | default('-') }}",
+        ] {
+            assert_eq!(sparse_warning(fine), None, "{fine}");
+        }
+        assert_eq!(
+            sparse_warning("{{ nope( }}"),
+            None,
+            "a broken template is an error, not a warning"
+        );
+    }
+
     #[test]
     fn an_undefined_value_is_named_with_its_line() {
         let ctx = serde_json::json!({"order": {"id": "1001"}});

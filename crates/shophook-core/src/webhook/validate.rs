@@ -203,6 +203,22 @@ impl WebhookConfig {
             .any(|e| e == "*" || e == event_type.as_str())
     }
 
+    /// What may fail on real events although the configuration is valid: a template
+    /// that renders the full sample but not a resource with only its id (see
+    /// [`crate::template::sparse_warning`]). Shown, never refused.
+    pub fn warnings(&self) -> Vec<String> {
+        use crate::format::{self, TemplateUse};
+        let uses_template =
+            format::get(&self.format).is_some_and(|f| f.template != TemplateUse::Refused);
+        match (&self.template, uses_template) {
+            (Some(t), true) => crate::template::sparse_warning(t)
+                .map(|w| format!("template: {w}"))
+                .into_iter()
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
     /// The compiled conditions. Only valid configs are stored, so this cannot fail
     /// for a stored config; a failure here is reported, not hidden.
     pub fn compiled_conditions(&self) -> Result<Vec<CompiledCondition>, FieldError> {

@@ -124,8 +124,11 @@ pub struct RequestView {
     /// Headers as sent (secrets masked), as `[name, value]` pairs.
     #[schema(schema_with = crate::api::openapi::header_pairs)]
     pub headers: Vec<(String, String)>,
-    /// The body as sent.
-    pub body: String,
+    /// The body as sent; `null` when nothing was sent.
+    pub body: Option<String>,
+    /// Whether the request went out: `false` when the attempt failed before
+    /// sending (its template failed, its URL was refused — see `error`).
+    pub sent: bool,
 }
 
 /// The response of an attempt.
@@ -152,11 +155,13 @@ pub fn attempt_view(a: &Attempt, envelope: &str) -> AttemptView {
             method: a.request.method.clone(),
             url: a.request.url.clone(),
             headers: a.request.headers.clone(),
-            body: a
-                .request
-                .body
-                .clone()
-                .unwrap_or_else(|| envelope.to_string()),
+            body: a.request.sent.then(|| {
+                a.request
+                    .body
+                    .clone()
+                    .unwrap_or_else(|| envelope.to_string())
+            }),
+            sent: a.request.sent,
         },
         response: a.response.as_ref().map(|r| ResponseView {
             status: r.status,

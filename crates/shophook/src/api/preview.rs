@@ -59,6 +59,9 @@ struct Preview {
     headers: Vec<(String, String)>,
     /// The body.
     body: String,
+    /// What may fail on other events (a template that needs more than this one
+    /// has); empty when nothing is suspected.
+    warnings: Vec<String>,
 }
 
 /// Renders the exact request this webhook would send for an event — URL, headers,
@@ -115,5 +118,6 @@ async fn preview(
         url: shophook_core::mask::mask_url(&req.url),
         headers,
         body: req.body.to_string(),
+        warnings: hook.config.warnings(),
     }))
 }

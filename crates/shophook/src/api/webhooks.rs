@@ -60,6 +60,10 @@ pub struct WebhookView {
     pub created_at: Timestamp,
     /// Last changed.
     pub updated_at: Timestamp,
+    /// What may fail on real events although the webhook is valid — e.g. a
+    /// template that needs a customer an order may not have. Empty when nothing is
+    /// suspected.
+    pub warnings: Vec<String>,
 }
 
 /// The API view of a webhook.
@@ -74,6 +78,7 @@ pub fn view(w: &StoredWebhook) -> WebhookView {
         failing_since: w.failing_since,
         created_at: w.created_at,
         updated_at: w.updated_at,
+        warnings: w.config.warnings(),
     }
 }
 

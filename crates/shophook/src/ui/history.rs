@@ -74,6 +74,10 @@ struct DetailPage {
     request: Option<RequestRecord>,
     request_body: String,
     attempts: Vec<AttemptView>,
+    /// A retry can change the outcome: not when the last attempt could not even be
+    /// made (its template failed, its URL was refused) and the webhook has not
+    /// changed since.
+    can_retry: bool,
 }
 
 /// A body for people: JSON pretty-printed, a form decoded into `key = value` lines.
@@ -194,10 +198,15 @@ async fn detail(
         .delivery(&nav.account, &id)
         .await?
         .ok_or(UiError(ApiError::NotFound("delivery")))?;
-    let webhook_name = s
+    let hook = s
         .store
         .webhook(&nav.account, &detail.delivery.webhook_id)
-        .await?
+        .await?;
+    let can_retry = match (detail.attempts.last(), &hook) {
+        (Some(last), Some(h)) if !last.request.sent => h.updated_at >= last.started_at,
+        _ => true,
+    };
+    let webhook_name = hook
         .map(|w| w.config.name)
         .unwrap_or_else(|| "(deleted)".into());
     let request = detail.attempts.last().map(|a| a.request.clone());
@@ -246,6 +255,7 @@ async fn detail(
         request,
         request_body,
         attempts,
+        can_retry,
         d,
         nav,
     }))

@@ -71,6 +71,8 @@ struct FormPage {
 #[template(path = "preview.html")]
 struct PreviewFragment {
     error: String,
+    /// What may fail on real events (a sparse order); shown above the request.
+    warnings: Vec<String>,
     method: String,
     url: String,
     headers: Vec<(String, String)>,
@@ -323,6 +325,7 @@ async fn preview(
     let mut form = WebhookForm::from_pairs(&p);
     let fail = |error: String| PreviewFragment {
         error,
+        warnings: vec![],
         method: String::new(),
         url: String::new(),
         headers: vec![],
@@ -353,6 +356,7 @@ async fn preview(
             {
                 Ok(req) => PreviewFragment {
                     error: String::new(),
+                    warnings: config.warnings(),
                     method: req.method.as_str().into(),
                     url: shophook_core::mask::mask_url(&req.url),
                     headers: req

@@ -198,6 +198,8 @@ impl Sender {
                 .map(|(k, v)| (k.clone(), mask(k, v)))
                 .collect(),
             body: (!Arc::ptr_eq(&req.body, &d.event.envelope)).then(|| req.body.to_string()),
+            // the guard refuses before connecting: nothing left the server
+            sent: !matches!(result, Err(SendError::Refused(_))),
         };
         let (response, error) = match result {
             Ok(resp) => {
@@ -301,6 +303,7 @@ impl Sender {
                     url: mask_url(&d.webhook.config.url),
                     headers: vec![],
                     body: None,
+                    sent: false,
                 },
                 response: None,
                 error: Some(error),

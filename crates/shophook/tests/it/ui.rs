@@ -353,6 +353,39 @@ async fn a_merchant_clicks_through_the_ui_in_chromium() {
         input.clear().await.unwrap();
         input.send_keys(at).await.unwrap();
     }
+    // a template that needs a customer: the preview renders the full sample and
+    // warns that an order with only an id would fail it
+    driver
+        .find(By::Css("#format option[value=template]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    driver
+        .find(By::Id("template"))
+        .await
+        .unwrap()
+        .send_keys("Paid by {{ order.customer.email }}")
+        .await
+        .unwrap();
+    let content_type = driver.find(By::Id("content_type")).await.unwrap();
+    content_type.clear().await.unwrap();
+    content_type.send_keys("text/plain").await.unwrap();
+    driver
+        .find(By::Css(".preview-controls button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_text(&driver, "#preview .body", "Paid by jan@example.pl").await;
+    wait_text(
+        &driver,
+        "#preview .warning",
+        "`order.customer.email` is undefined",
+    )
+    .await;
     driver
         .find(By::Css("#webhook-form > button[type=submit]"))
         .await
@@ -370,6 +403,12 @@ async fn a_merchant_clicks_through_the_ui_in_chromium() {
             {"days": ["mon", "tue", "wed", "thu", "fri"], "from": "08:00", "to": "16:00"}
         ]}),
         "{hooks}"
+    );
+    assert!(
+        hooks["data"][0]["warnings"][0]
+            .as_str()
+            .is_some_and(|w| w.contains("order.customer.email")),
+        "saved with a warning, not refused: {hooks}"
     );
 
     // the phone-sized layout has no horizontal scrolling
@@ -728,5 +767,84 @@ async fn the_webhook_list_shows_the_last_attempt_and_the_days_success_rate() {
         ["failed · HTTP 500", "50 %"],
         "{after:?}"
     );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_template_that_fails_on_a_real_order_shows_not_sent_and_no_useless_retry() {
+    let app = TestApp::spawn().await;
+    let key = app.account("acme").await;
+    let receiver = TestReceiver::start().await;
+    let hook = app
+        .webhook(
+            "acme",
+            json!({"url": receiver.url("/in"), "events": ["order.paid"], "format": "template",
+                   "template": "{\"email\": \"{{ order.customer.email }}\"}", "content_type": "application/json"}),
+        )
+        .await;
+    let id = hook["id"].as_str().unwrap().to_string();
+    assert!(
+        hook["warnings"][0]
+            .as_str()
+            .is_some_and(|w| w.contains("`order.customer.email` is undefined")),
+        "the API warns at save time: {hook}"
+    );
+    // a real order without a customer
+    app.event(
+        "acme",
+        json!({"type": "order.paid", "data": {"order": {"id": "1001", "paid": true}}}),
+    )
+    .await;
+    let delivery = app.deliveries("acme", "").await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let d = app.wait_status("acme", &delivery, "dead").await;
+    let attempt = &d["attempts"][0];
+    assert!(
+        attempt["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("`order.customer.email` is undefined")),
+        "{attempt}"
+    );
+    assert_eq!(attempt["request"]["sent"], false, "{attempt}");
+    assert!(attempt["request"]["body"].is_null(), "{attempt}");
+    assert_eq!(receiver.count(), 0);
+
+    let cookie = cookie_for(&app, &key).await;
+    let page = || async {
+        reqwest::Client::new()
+            .get(app.url(&format!("/a/acme/deliveries/{delivery}")))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    let before = page().await;
+    assert!(before.contains("id=\"not-sent\""), "{before}");
+    assert!(
+        !before.contains("<pre class=\"body\">"),
+        "no body that was never sent"
+    );
+    assert!(
+        !before.contains("/retry\""),
+        "a retry cannot succeed before the webhook changes"
+    );
+    assert!(before.contains("id=\"no-retry\""));
+
+    // the merchant fixes the template: now a retry can change the outcome
+    let (s, v) = app
+        .admin(
+            Method::PATCH,
+            &format!("/v1/accounts/acme/webhooks/{id}"),
+            Some(json!({"template": "{\"email\": \"{{ order.customer.email | default('') if order.customer is defined else '' }}\"}"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let after = page().await;
+    assert!(after.contains("/retry\""), "{after}");
     app.stop().await;
 }

@@ -221,6 +221,7 @@ pub fn attempt(number: u32, at: Timestamp, status: Option<u16>) -> Attempt {
                 ("webhook-signature".to_string(), "v1,***".to_string()),
             ],
             body: None,
+            sent: true,
         },
         response: status.map(|status| ResponseRecord {
             status,
