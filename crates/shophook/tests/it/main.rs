@@ -25,6 +25,7 @@ mod metrics;
 mod multinode;
 mod openapi;
 mod php;
+mod receivers;
 mod rest_hooks;
 mod restart;
 mod secrets;
