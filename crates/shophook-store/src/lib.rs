@@ -211,6 +211,14 @@ pub trait Store: Send + Sync + 'static {
     /// Read from per-hour tallies the outcome records keep, never by scanning
     /// deliveries.
     async fn webhook_stats(&self, account: &str, since: Timestamp) -> Result<Vec<WebhookStats>>;
+    /// One webhook's attempts per hour since the hour `since` is in, oldest first
+    /// (hours without attempts are left out); nothing for another account's.
+    async fn webhook_hours(
+        &self,
+        account: &str,
+        webhook: &str,
+        since: Timestamp,
+    ) -> Result<Vec<HourStats>>;
     /// One delivery with its attempts and its event's JSON envelope.
     async fn delivery(&self, account: &str, id: &str) -> Result<Option<DeliveryDetail>>;
     /// Makes a finished or waiting delivery due now (manual retry).

@@ -456,6 +456,17 @@ pub struct WebhookStats {
     pub last: Option<LastAttempt>,
 }
 
+/// A webhook's attempts in one hour ([`crate::Store::webhook_hours`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HourStats {
+    /// The start of the hour.
+    pub hour: Timestamp,
+    /// Attempts that succeeded.
+    pub succeeded: u64,
+    /// Attempts that failed.
+    pub failed: u64,
+}
+
 /// The latest attempt to a webhook.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LastAttempt {

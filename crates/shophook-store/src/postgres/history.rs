@@ -10,7 +10,8 @@ use sqlx::postgres::PgRow;
 use super::{R, Tx, corrupt, count, events, from_ms, ms};
 use crate::rules::{Tally, hour_of};
 use crate::{
-    Attempt, Delivery, DeliveryDetail, DeliveryFilter, LastAttempt, StoreError, WebhookStats,
+    Attempt, Delivery, DeliveryDetail, DeliveryFilter, HourStats, LastAttempt, StoreError,
+    WebhookStats,
 };
 
 const COLUMNS: &str = "id, account_id, webhook_id, event_id, event_type, subject, status, held, attempts, due_at, claimed_by, created_at, updated_at, last_status_code, last_error, reason";
@@ -257,6 +258,32 @@ pub async fn add_stats(t: &mut Tx, tally: Tally) -> R<()> {
     .execute(t.conn())
     .await?;
     Ok(())
+}
+
+/// One webhook's hours (see `Store::webhook_hours`).
+pub async fn hours(
+    t: &mut Tx,
+    account: &str,
+    webhook: &str,
+    since: Timestamp,
+) -> R<Vec<HourStats>> {
+    let rows: Vec<(i64, i64, i64)> = sqlx::query_as(
+        "SELECT s.hour, s.succeeded, s.failed FROM webhook_stats s JOIN webhooks w ON w.id = s.webhook_id
+         WHERE w.account_id = $1 AND s.webhook_id = $2 AND s.hour >= $3 ORDER BY s.hour",
+    )
+    .bind(account)
+    .bind(webhook)
+    .bind(hour_of(since))
+    .fetch_all(t.conn())
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(hour, ok, failed)| HourStats {
+            hour: from_ms(hour),
+            succeeded: ok.max(0) as u64,
+            failed: failed.max(0) as u64,
+        })
+        .collect())
 }
 
 /// The account's webhooks with their attempts since the hour `since` is in and

@@ -239,6 +239,16 @@ impl Store for PgStore {
         tx!(self, |t| history::stats(&mut t, account, since).await?)
     }
 
+    async fn webhook_hours(
+        &self,
+        account: &str,
+        webhook: &str,
+        since: Timestamp,
+    ) -> Result<Vec<HourStats>> {
+        tx!(self, |t| history::hours(&mut t, account, webhook, since)
+            .await?)
+    }
+
     async fn delivery(&self, account: &str, id: &str) -> Result<Option<DeliveryDetail>> {
         tx!(self, |t| history::detail(&mut t, account, id).await?)
     }

@@ -10,7 +10,7 @@ use super::writer::WriteCtx;
 use super::{corrupt, events, from_ms, ms};
 use crate::rules::{Tally, hour_of};
 use crate::{
-    Attempt, Delivery, DeliveryDetail, DeliveryFilter, LastAttempt, Result, StoreError,
+    Attempt, Delivery, DeliveryDetail, DeliveryFilter, HourStats, LastAttempt, Result, StoreError,
     WebhookStats,
 };
 
@@ -246,6 +246,29 @@ pub fn stats(c: &Connection, account: &str, since: Timestamp) -> Result<Vec<Webh
             })
         })
         .collect()
+}
+
+/// One webhook's hours (see `Store::webhook_hours`).
+pub fn hours(
+    c: &Connection,
+    account: &str,
+    webhook: &str,
+    since: Timestamp,
+) -> Result<Vec<HourStats>> {
+    let mut stmt = c.prepare_cached(
+        "SELECT s.hour, s.succeeded, s.failed FROM webhook_stats s JOIN webhooks w ON w.id = s.webhook_id
+         WHERE w.account_id = ?1 AND s.webhook_id = ?2 AND s.hour >= ?3 ORDER BY s.hour",
+    )?;
+    let rows = stmt
+        .query_map(params![account, webhook, hour_of(since)], |r| {
+            Ok(HourStats {
+                hour: from_ms(r.get(0)?),
+                succeeded: r.get::<_, i64>(1)?.max(0) as u64,
+                failed: r.get::<_, i64>(2)?.max(0) as u64,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
 }
 
 pub fn purge(c: &Connection, cutoff: Timestamp, batch: u32) -> Result<u64> {

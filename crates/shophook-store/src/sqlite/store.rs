@@ -259,6 +259,18 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn webhook_hours(
+        &self,
+        account: &str,
+        webhook: &str,
+        since: Timestamp,
+    ) -> Result<Vec<HourStats>> {
+        let (account, webhook) = (account.to_string(), webhook.to_string());
+        self.readers
+            .read(move |c| history::hours(c, &account, &webhook, since))
+            .await
+    }
+
     async fn delivery(&self, account: &str, id: &str) -> Result<Option<DeliveryDetail>> {
         let (account, id) = (account.to_string(), id.to_string());
         self.readers

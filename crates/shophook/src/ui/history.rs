@@ -67,6 +67,7 @@ struct AttemptView {
 struct DetailPage {
     nav: Nav,
     d: Delivery,
+    created: String,
     reason: String,
     subject: String,
     webhook_name: String,
@@ -96,10 +97,6 @@ pub fn pretty(body: &str) -> String {
             .join("\n");
     }
     body.to_string()
-}
-
-fn short(t: jiff::Timestamp) -> String {
-    t.strftime("%Y-%m-%d %H:%M:%S").to_string()
 }
 
 async fn list(
@@ -148,7 +145,7 @@ async fn list(
         .iter()
         .map(|d| Row {
             id: d.id.clone(),
-            created: short(d.created_at),
+            created: nav.when(d.created_at),
             event: d.event_type.clone(),
             subject: d.subject.clone().unwrap_or_default(),
             webhook: names
@@ -219,7 +216,7 @@ async fn detail(
         .iter()
         .map(|a| AttemptView {
             number: a.number,
-            started: short(a.started_at),
+            started: nav.when(a.started_at),
             duration_ms: a.duration_ms,
             status: a
                 .response
@@ -242,9 +239,10 @@ async fn detail(
         .collect();
     let d = detail.delivery;
     Ok(render(&DetailPage {
+        created: nav.when(d.created_at),
         reason: d.reason.clone().unwrap_or_default(),
         subject: d.subject.clone().unwrap_or_else(|| "—".into()),
-        next_attempt: d.next_attempt_at.map(short).unwrap_or_else(|| {
+        next_attempt: d.next_attempt_at.map(|t| nav.when(t)).unwrap_or_else(|| {
             if d.held {
                 "held until the webhook is resumed".into()
             } else {

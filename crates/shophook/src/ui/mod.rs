@@ -11,6 +11,7 @@ mod history;
 pub mod security;
 pub mod session;
 mod webhook_actions;
+mod webhook_page;
 mod webhooks;
 
 use std::sync::Arc;
@@ -44,6 +45,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .merge(auth::routes())
         .merge(webhooks::routes())
         .merge(webhook_actions::routes())
+        .merge(webhook_page::routes())
         .merge(history::routes())
         .layer(axum::middleware::from_fn(security::same_origin))
         .layer(axum::middleware::from_fn(security::headers))
@@ -73,6 +75,26 @@ pub struct Nav {
     pub section: &'static str,
     /// A one-line notice shown at the top.
     pub notice: String,
+    /// The account's IANA time zone: every time on its pages is shown in it
+    /// ([`Nav::when`]), and named ("" on pages without an account: UTC).
+    pub timezone: String,
+}
+
+impl Nav {
+    /// `t` as the UI shows every time: `2026-03-02 11:00:05` in the account's zone.
+    pub fn when(&self, t: jiff::Timestamp) -> String {
+        let tz = jiff::tz::TimeZone::get(&self.timezone).unwrap_or(jiff::tz::TimeZone::UTC);
+        t.to_zoned(tz).strftime("%Y-%m-%d %H:%M:%S").to_string()
+    }
+
+    /// The zone the times are in, for labels (`Europe/Warsaw`).
+    pub fn zone(&self) -> &str {
+        if self.timezone.is_empty() {
+            "UTC"
+        } else {
+            &self.timezone
+        }
+    }
 }
 
 /// A UI failure, shown as a page.
@@ -176,6 +198,7 @@ pub async fn guard(
         csrf: session.csrf(&secret),
         section,
         notice: String::new(),
+        timezone: acct.timezone,
     })
 }
 

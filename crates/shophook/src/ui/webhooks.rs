@@ -30,7 +30,8 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route(base, get(list).post(create))
         .route(&format!("{base}/new"), get(new))
         .route(&format!("{base}/preview"), post(preview))
-        .route(&format!("{base}/{{id}}"), get(edit).post(update))
+        .route(&format!("{base}/{{id}}"), post(update))
+        .route(&format!("{base}/{{id}}/edit"), get(edit))
 }
 
 struct Row {

@@ -316,9 +316,31 @@ async fn a_merchant_clicks_through_the_ui_in_chromium() {
         .unwrap();
     wait_text(&driver, ".badge", "active").await;
 
-    // a delivery schedule: Mon–Fri 08:00–16:00 in one window, ticked and saved
+    // the webhook's page: its attempts over a day and a week, its recent deliveries
     driver
         .find(By::LinkText("Warehouse"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_text(
+        &driver,
+        "#chart-day",
+        "Last 24 hours, by hour: 3 of 3 attempts succeeded (100 %)",
+    )
+    .await;
+    wait_text(&driver, "#chart-week", "3 of 3 attempts succeeded").await;
+    wait_text(&driver, "ul.cards", "order.paid").await;
+    assert_eq!(
+        driver.find_all(By::Css("svg.chart g")).await.unwrap().len(),
+        24 + 7,
+        "a bar per hour and per day"
+    );
+
+    // a delivery schedule: Mon–Fri 08:00–16:00 in one window, ticked and saved
+    driver
+        .find(By::LinkText("Edit"))
         .await
         .unwrap()
         .click()
@@ -430,6 +452,31 @@ async fn a_merchant_clicks_through_the_ui_in_chromium() {
         no_horizontal_scroll(&driver).await,
         "the webhook list scrolls sideways at 360 px: {wide}"
     );
+    driver
+        .find(By::LinkText("Warehouse"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for(&driver, "#chart-day").await;
+    let wide: String = driver
+        .execute(
+            "return window.innerWidth + ' ' + [...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > window.innerWidth + 1).map(e => e.tagName + '.' + e.className + ':' + Math.round(e.getBoundingClientRect().right)).slice(0, 8).join(' ');",
+            vec![],
+        )
+        .await
+        .unwrap()
+        .json()
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    assert!(
+        no_horizontal_scroll(&driver).await,
+        "the webhook's page scrolls sideways at 360 px: {wide}"
+    );
+    driver.back().await.unwrap();
+    wait_for(&driver, "a[aria-label='Delete Warehouse']").await;
     driver.set_window_rect(0, 0, 1280, 900).await.unwrap();
 
     // delete, with a confirmation page

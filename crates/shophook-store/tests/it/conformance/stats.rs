@@ -327,6 +327,26 @@ pub async fn webhook_stats_count_attempts_per_hour_and_name_the_last(store: Back
             .expect("the busy webhook")
     };
     assert_eq!(of_busy(&all).1, 2, "both successes since the start");
+    let hours: Vec<_> = store
+        .webhook_hours("acme", &busy.id, t(0))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|h| (h.hour, h.succeeded, h.failed))
+        .collect();
+    assert_eq!(
+        hours,
+        [(t(0), 1, 2), (t(day + 60), 1, 0)],
+        "one row per hour with attempts, oldest first"
+    );
+    assert!(
+        store
+            .webhook_hours("globex", &busy.id, t(0))
+            .await
+            .unwrap()
+            .is_empty(),
+        "another account sees nothing of it"
+    );
 
     // Retention purges the tallies with the history; a deleted webhook's
     // outcomes recorded late are not tallied.
