@@ -17,3 +17,19 @@ document.addEventListener("htmx:configRequest", (e) => {
   const token = document.querySelector("input[name=csrf]");
   if (token && !e.detail.parameters.csrf) e.detail.parameters.csrf = token.value;
 });
+// Copy buttons: the text (or value) of the element `data-copy` names.
+document.addEventListener("click", async (e) => {
+  const button = e.target.closest("button.copy");
+  if (!button) return;
+  const source = document.querySelector(button.dataset.copy);
+  if (!source) return;
+  const text = source.value !== undefined ? source.value : source.textContent;
+  try {
+    await navigator.clipboard.writeText(text.trim());
+    button.textContent = "Copied";
+  } catch {
+    if (source.select) source.select();
+    button.textContent = "Press Ctrl+C";
+  }
+  setTimeout(() => (button.textContent = "Copy"), 2000);
+});

@@ -82,6 +82,27 @@ impl Op {
         }
     }
 
+    /// In words, for people choosing it (`is at least`).
+    pub fn label(self) -> &'static str {
+        match self {
+            Op::Eq => "equals",
+            Op::Ne => "does not equal",
+            Op::Gt => "is more than",
+            Op::Gte => "is at least",
+            Op::Lt => "is less than",
+            Op::Lte => "is at most",
+            Op::In => "is one of",
+            Op::NotIn => "is none of",
+            Op::Contains => "contains",
+            Op::NotContains => "does not contain",
+            Op::Exists => "is present",
+            Op::NotExists => "is absent",
+            Op::StartsWith => "starts with",
+            Op::EndsWith => "ends with",
+            Op::Matches => "matches the pattern",
+        }
+    }
+
     /// The operator named `name`.
     pub fn parse(name: &str) -> Option<Op> {
         Op::ALL.into_iter().find(|o| o.name() == name)

@@ -170,7 +170,7 @@ async fn secret(
     let nav = guard(&s, &session, &account, "webhooks").await?;
     let hook = find(&s, &nav.account, &id).await?;
     let html = format!(
-        "<p><label for=\"secret-value\">Signing secret</label><input id=\"secret-value\" readonly value=\"{}\"></p>",
+        "<p><label for=\"secret-value\">Signing secret</label><input id=\"secret-value\" readonly value=\"{}\"> <button type=\"button\" class=\"small copy\" data-copy=\"#secret-value\">Copy</button></p>",
         escape(&hook.secret)
     );
     if headers.contains_key("hx-request") {

@@ -62,8 +62,12 @@ struct FormPage {
     methods: Vec<String>,
     event_groups: Vec<(String, Vec<String>)>,
     all_events: Vec<String>,
-    fields: Vec<String>,
-    ops: Vec<String>,
+    /// (path, description) of every catalog field.
+    fields: Vec<(String, String)>,
+    /// (API name, words) of every operator.
+    ops: Vec<(String, String)>,
+    /// What each event type means, by name.
+    event_help: HashMap<String, String>,
     days: Vec<String>,
     formats: Vec<(String, String)>,
 }
@@ -114,11 +118,20 @@ fn form_page(
             .collect(),
         fields: shophook_core::catalog::FIELDS
             .iter()
-            .map(|f| f.0.to_string())
+            .map(|f| (f.0.to_string(), f.1.to_string()))
             .collect(),
         ops: shophook_core::condition::Op::ALL
             .iter()
-            .map(|o| o.name().to_string())
+            .map(|o| (o.name().to_string(), o.label().to_string()))
+            .collect(),
+        event_help: EventType::ALL
+            .iter()
+            .map(|t| {
+                (
+                    t.as_str().to_string(),
+                    shophook_core::catalog::describe_event(*t).replace('`', ""),
+                )
+            })
             .collect(),
         days: strings(shophook_core::schedule::DAYS),
         formats: shophook_core::format::FORMATS

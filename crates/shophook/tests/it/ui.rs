@@ -191,6 +191,27 @@ async fn a_merchant_clicks_through_the_ui_in_chromium() {
         .find_all(By::Css("select[name=cond_op]"))
         .await
         .unwrap();
+    // operators read as words, event types carry what they mean
+    assert_eq!(
+        ops[0]
+            .find(By::Css("option[value=gte]"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+        "is at least"
+    );
+    let mut described = false;
+    for label in driver
+        .find_all(By::Css(".group label.check"))
+        .await
+        .unwrap()
+    {
+        let text = label.text().await.unwrap();
+        described |= text.contains("order.created") && text.contains("A new order is stored");
+    }
+    assert!(described, "order.created is shown with what it means");
     ops[0]
         .find(By::Css("option[value=gt]"))
         .await
