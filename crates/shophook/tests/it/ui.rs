@@ -130,6 +130,50 @@ async fn no_horizontal_scroll(driver: &WebDriver) -> bool {
         .unwrap()
 }
 
+/// What sticks out past the right edge of the window (for a failure message).
+async fn wide_elements(driver: &WebDriver) -> String {
+    driver
+        .execute(
+            "return window.innerWidth + ' ' + [...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > window.innerWidth + 1).map(e => e.tagName + '.' + e.className + ':' + Math.round(e.getBoundingClientRect().right)).slice(0, 8).join(' ');",
+            vec![],
+        )
+        .await
+        .unwrap()
+        .json()
+        .as_str()
+        .unwrap_or("")
+        .to_string()
+}
+
+/// Screenshots the current screen at 1280 and 390 px (`docs/ui/<name>-<width>.png`
+/// with SHOPHOOK_UI_SCREENSHOTS=1, which is how the committed ones are made;
+/// otherwise under the target directory) and checks that at 390 px it does not
+/// scroll sideways.
+async fn screen(driver: &WebDriver, name: &str) {
+    let dir = if std::env::var("SHOPHOOK_UI_SCREENSHOTS").as_deref() == Ok("1") {
+        std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/ui"))
+    } else {
+        std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("ui")
+    };
+    std::fs::create_dir_all(&dir).unwrap();
+    for (width, height) in [(1280, 900), (390, 844)] {
+        driver.set_window_rect(0, 0, width, height).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await; // a relayout
+        if width == 390 {
+            assert!(
+                no_horizontal_scroll(driver).await,
+                "{name} scrolls sideways at 390 px: {}",
+                wide_elements(driver).await
+            );
+        }
+        driver
+            .screenshot(&dir.join(format!("{name}-{width}.png")))
+            .await
+            .unwrap();
+    }
+    driver.set_window_rect(0, 0, 1280, 900).await.unwrap();
+}
+
 #[tokio::test]
 async fn a_merchant_clicks_through_the_ui_in_chromium() {
     let Some(d) = chromedriver() else { return };
@@ -141,6 +185,8 @@ async fn a_merchant_clicks_through_the_ui_in_chromium() {
 
     // sign in with the account key
     driver.goto(&format!("{base}/login")).await.unwrap();
+    wait_for(&driver, "#key").await;
+    screen(&driver, "login").await;
     driver
         .find(By::Id("key"))
         .await
@@ -234,6 +280,7 @@ async fn a_merchant_clicks_through_the_ui_in_chromium() {
         .await
         .unwrap();
     wait_text(&driver, "#url-error", "not an absolute URL").await;
+    screen(&driver, "webhook-form").await;
     // the form kept what was typed
     assert_eq!(
         driver
@@ -266,6 +313,7 @@ async fn a_merchant_clicks_through_the_ui_in_chromium() {
         .await
         .unwrap();
     wait_text(&driver, ".test-result", "succeeded").await;
+    screen(&driver, "webhooks").await;
     assert_eq!(rx.received().len(), 1);
 
     // an order reaches the receiver; history shows it, details show the request
@@ -298,6 +346,7 @@ async fn a_merchant_clicks_through_the_ui_in_chromium() {
         .await
         .unwrap();
     wait_text(&driver, "table", "order.paid").await;
+    screen(&driver, "history").await;
     driver
         .find(By::Css("table tbody tr td a"))
         .await
@@ -307,6 +356,7 @@ async fn a_merchant_clicks_through_the_ui_in_chromium() {
         .unwrap();
     wait_text(&driver, "main", "HTTP 200").await;
     wait_text(&driver, "pre.body", "\"order.paid\"").await;
+    screen(&driver, "delivery").await;
     driver
         .find(By::Css("form[action$='/retry'] button"))
         .await
@@ -353,6 +403,7 @@ async fn a_merchant_clicks_through_the_ui_in_chromium() {
     .await;
     wait_text(&driver, "#chart-week", "3 of 3 attempts succeeded").await;
     wait_text(&driver, "ul.cards", "order.paid").await;
+    screen(&driver, "webhook").await;
     assert_eq!(
         driver.find_all(By::Css("svg.chart g")).await.unwrap().len(),
         24 + 7,
