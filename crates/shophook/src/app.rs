@@ -57,6 +57,11 @@ impl App {
         if let Some(key) = args.admin_key.as_deref() {
             check_admin_key(key)?;
         }
+        let brand = Arc::new(crate::ui::brand::Brand::from_flags(
+            args.ui_brand_name.as_deref(),
+            args.ui_brand_color.as_deref(),
+            args.ui_brand_logo.as_deref(),
+        )?);
         let sealer = match args.encryption_key.as_deref() {
             Some(key) => Sealer::from_base64_key(key)
                 .map_err(|e| anyhow::anyhow!("--encryption-key: {e}"))?,
@@ -158,6 +163,7 @@ impl App {
             lease: args.lease,
             metrics,
             ui,
+            brand,
         });
         Ok(App {
             listener,

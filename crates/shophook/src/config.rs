@@ -110,6 +110,16 @@ pub struct ServeArgs {
     /// set it when users reach shophook through HTTPS, e.g. behind a TLS proxy.
     #[arg(long, env = "SHOPHOOK_UI_SECURE_COOKIES")]
     pub ui_secure_cookies: bool,
+    /// The name the web UI shows in its header and titles (an embedding platform's
+    /// own), instead of "shophook".
+    #[arg(long, env = "SHOPHOOK_UI_BRAND_NAME", value_name = "NAME")]
+    pub ui_brand_name: Option<String>,
+    /// The web UI's accent colour (buttons, links), as `#rrggbb`.
+    #[arg(long, env = "SHOPHOOK_UI_BRAND_COLOR", value_name = "#RRGGBB")]
+    pub ui_brand_color: Option<String>,
+    /// A logo (.svg, .png or .jpg, at most 256 KiB) shown before the name.
+    #[arg(long, env = "SHOPHOOK_UI_BRAND_LOGO", value_name = "FILE")]
+    pub ui_brand_logo: Option<std::path::PathBuf>,
     /// Log format.
     #[arg(
         long,

@@ -40,4 +40,6 @@ pub struct AppState {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// The web UI's secret, cookie flags and response headers.
     pub ui: crate::security::UiSecurity,
+    /// The embedding platform's name, logo and colour on the UI's pages.
+    pub brand: Arc<crate::ui::brand::Brand>,
 }

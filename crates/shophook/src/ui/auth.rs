@@ -55,9 +55,12 @@ async fn index(session: Option<Session>) -> Redirect {
     }
 }
 
-async fn login_form() -> Response {
+async fn login_form(State(s): State<Arc<AppState>>) -> Response {
     render(&LoginPage {
-        nav: Nav::default(),
+        nav: Nav {
+            brand: s.brand.clone(),
+            ..Nav::default()
+        },
         error: String::new(),
     })
 }
@@ -82,7 +85,10 @@ async fn login(
     let Some((operator, hash, account)) = session::check_key(&s, field(&form, "key")).await else {
         tracing::info!("UI sign-in with an unknown key refused");
         let page = LoginPage {
-            nav: Nav::default(),
+            nav: Nav {
+                brand: s.brand.clone(),
+                ..Nav::default()
+            },
             error: "That key is not valid. Check it and try again.".into(),
         };
         return Ok((StatusCode::UNAUTHORIZED, render(&page)).into_response());
@@ -131,6 +137,7 @@ async fn accounts(State(s): State<Arc<AppState>>, session: Session) -> Result<Re
     let nav = Nav {
         operator: true,
         csrf: session.csrf(&secret),
+        brand: s.brand.clone(),
         ..Nav::default()
     };
     Ok(render(&AccountsPage {

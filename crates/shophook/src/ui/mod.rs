@@ -6,6 +6,7 @@
 //! response in [`security`].
 
 mod auth;
+pub mod brand;
 mod form;
 mod history;
 pub mod security;
@@ -43,6 +44,7 @@ pub fn routes() -> Router<Arc<AppState>> {
             get(|| asset(include_str!("../../assets/app.css"), "text/css")),
         )
         .merge(auth::routes())
+        .merge(brand::routes())
         .merge(webhooks::routes())
         .merge(webhook_actions::routes())
         .merge(webhook_page::routes())
@@ -78,6 +80,8 @@ pub struct Nav {
     /// The account's IANA time zone: every time on its pages is shown in it
     /// ([`Nav::when`]), and named ("" on pages without an account: UTC).
     pub timezone: String,
+    /// Whose UI this is (the embedding platform's brand, or shophook's).
+    pub brand: Arc<brand::Brand>,
 }
 
 impl Nav {
@@ -199,6 +203,7 @@ pub async fn guard(
         section,
         notice: String::new(),
         timezone: acct.timezone,
+        brand: state.brand.clone(),
     })
 }
 

@@ -857,13 +857,18 @@ async fn the_webhook_list_shows_the_last_attempt_and_the_days_success_rate() {
         page[start..end].to_string()
     };
     let cells = |row: &str| {
-        row.split("<td>")
-            .skip(1)
-            .map(|c| c.split("</td>").next().unwrap_or("").trim().to_string())
-            .collect::<Vec<_>>()
+        // (last delivery, success 24 h): the cells named by their columns
+        let cell = |label: &str| {
+            let marker = format!("data-label=\"{label}\">");
+            row.split_once(&marker)
+                .and_then(|(_, rest)| rest.split_once("</td>"))
+                .map(|(inner, _)| inner.trim().to_string())
+                .unwrap_or_else(|| panic!("no {label} cell in {row}"))
+        };
+        vec![cell("Last delivery"), cell("Success 24 h")]
     };
     let before = cells(&row().await);
-    assert_eq!(before[before.len() - 2..], ["—", "—"], "{before:?}");
+    assert_eq!(before, ["—", "—"], "{before:?}");
 
     let send = |id: &str| json!({"type": "order.created", "data": {"order": {"id": id}}});
     app.event("acme", send("1")).await;
@@ -881,11 +886,7 @@ async fn the_webhook_list_shows_the_last_attempt_and_the_days_success_rate() {
     assert_ne!(first, second);
     app.wait_status("acme", &second, "failed").await;
     let after = cells(&row().await);
-    assert_eq!(
-        after[after.len() - 2..],
-        ["failed · HTTP 500", "50 %"],
-        "{after:?}"
-    );
+    assert_eq!(after, ["failed · HTTP 500", "50 %"], "{after:?}");
     app.stop().await;
 }
 
@@ -966,4 +967,73 @@ async fn a_template_that_fails_on_a_real_order_shows_not_sent_and_no_useless_ret
     let after = page().await;
     assert!(after.contains("/retry\""), "{after}");
     app.stop().await;
+}
+
+#[tokio::test]
+async fn an_embedding_platform_brands_the_ui() {
+    let dir = tempfile::tempdir().unwrap();
+    let logo = dir.path().join("logo.svg");
+    let svg = r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10"><rect width="10" height="10" fill="#a30"/></svg>"##;
+    std::fs::write(&logo, svg).unwrap();
+    let logo = logo.display().to_string();
+    let app = TestApp::spawn_with(&[
+        "--ui-brand-name",
+        "Acme Platform",
+        "--ui-brand-color",
+        "#AA3300",
+        "--ui-brand-logo",
+        &logo,
+    ])
+    .await;
+    let get = |path: &str| {
+        let url = app.url(path);
+        async move {
+            let r = reqwest::get(url).await.unwrap();
+            let ct = r.headers()["content-type"].to_str().unwrap().to_string();
+            (r.status(), ct, r.text().await.unwrap())
+        }
+    };
+    let (_, _, login) = get("/login").await;
+    assert!(login.contains("· Acme Platform</title>"), "{login}");
+    assert!(
+        login.contains(r#"<img src="/assets/brand-logo""#),
+        "{login}"
+    );
+    assert!(!login.contains(">shophook<"), "{login}");
+    let (_, ct, css) = get("/assets/brand.css").await;
+    assert!(ct.starts_with("text/css"));
+    assert_eq!(css, ":root { --accent: #aa3300; }\n");
+    let (status, ct, body) = get("/assets/brand-logo").await;
+    assert_eq!(
+        (status, ct.as_str(), body.as_str()),
+        (StatusCode::OK, "image/svg+xml", svg)
+    );
+
+    // signed in, every page carries it
+    let key = app.account("acme").await;
+    let cookie = cookie_for(&app, &key).await;
+    let page = reqwest::Client::new()
+        .get(app.url("/a/acme/webhooks"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Acme Platform</a>"), "{page}");
+    app.stop().await;
+
+    // without flags: shophook's own, no logo, no colour
+    let plain = TestApp::spawn().await;
+    let css = reqwest::get(plain.url("/assets/brand.css"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(css, "");
+    let logo = reqwest::get(plain.url("/assets/brand-logo")).await.unwrap();
+    assert_eq!(logo.status(), StatusCode::NOT_FOUND);
+    plain.stop().await;
 }
